@@ -1,0 +1,6 @@
+import * as foundation from './20261127T100000Z-foundation.ts'
+
+/** Every migration, in order. A new migration is added here as well as in its own file. */
+export const migrations = {
+  '20261127T100000Z-foundation': foundation,
+}

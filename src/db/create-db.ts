@@ -1,0 +1,67 @@
+import { mkdirSync } from 'node:fs'
+import { CamelCasePlugin, Kysely, PostgresDialect, type Dialect } from 'kysely'
+import pg from 'pg'
+import type { Logger } from 'pino'
+import type { Database } from './database.ts'
+
+export type Engine = 'postgres' | 'pglite'
+
+export interface Db {
+  kysely: Kysely<Database>
+  engine: Engine
+  close(): Promise<void>
+}
+
+export interface DbOptions {
+  databaseUrl?: string
+  dataDir?: string
+  /** A PGlite data dump (from dumpDataDir) to start from instead of an empty cluster. */
+  loadDataDir?: Blob
+  poolMax?: number
+  log?: Pick<Logger, 'warn' | 'error' | 'info'>
+}
+
+// int8 (bigint) and numeric come back as strings: JS numbers would silently lose digits.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v)
+
+export function kyselyFor(dialect: Dialect): Kysely<Database> {
+  return new Kysely<Database>({ dialect, plugins: [new CamelCasePlugin({ maintainNestedObjectKeys: true })] })
+}
+
+/**
+ * One Kysely type over either engine: a pg pool when a URL is given, otherwise the embedded
+ * PGlite cluster (Postgres in WASM) persisted under dataDir, or in memory when dataDir is unset.
+ */
+export async function createDb(opts: DbOptions): Promise<Db> {
+  if (opts.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 20, connectionTimeoutMillis: 5000 })
+    // An idle client losing its server (Postgres restarted) emits 'error' on the pool; unhandled, it
+    // would crash the process. Requests meanwhile fail with connection errors and get 503.
+    pool.on('error', (err) => opts.log?.error({ code: (err as { code?: string }).code }, 'postgres pool client error'))
+    const kysely = kyselyFor(new PostgresDialect({ pool }))
+    return { kysely, engine: 'postgres', close: () => kysely.destroy() }
+  }
+  const { PGlite } = await import('@electric-sql/pglite')
+  const { PGliteDialect } = await import('kysely-pglite-dialect')
+  const extensions = await pgliteExtensions()
+  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true })
+  const pglite = await PGlite.create({ dataDir: opts.dataDir, extensions, loadDataDir: opts.loadDataDir })
+  const kysely = kyselyFor(new PGliteDialect(pglite))
+  return {
+    kysely,
+    engine: 'pglite',
+    close: async () => {
+      await kysely.destroy()
+      if (!pglite.closed) await pglite.close()
+    },
+  }
+}
+
+export async function pgliteExtensions() {
+  const [{ btree_gist }, { pg_trgm }, { fuzzystrmatch }] = await Promise.all([
+    import('@electric-sql/pglite/contrib/btree_gist'),
+    import('@electric-sql/pglite/contrib/pg_trgm'),
+    import('@electric-sql/pglite/contrib/fuzzystrmatch'),
+  ])
+  return { btree_gist, pg_trgm, fuzzystrmatch }
+}

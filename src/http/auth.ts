@@ -1,0 +1,135 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose'
+import type { Config } from '../config.ts'
+import { UnauthorizedError } from './errors.ts'
+import { permissionsFor, type Permission } from './permissions.ts'
+
+export const TRIAL_ISSUER = 'urn:patient-access:trial'
+export const ALL_FACILITIES = '*'
+
+export interface Principal {
+  sub: string
+  roles: string[]
+  permissions: Set<Permission>
+  /** Facility ids the holder may act for; `all` when the token carries `"*"`. */
+  facilities: string[] | 'all'
+}
+
+export const canActFor = (p: Principal, facilityId: string) => p.facilities === 'all' || p.facilities.includes(facilityId)
+
+/** The facility filter for queries: undefined means every facility. */
+export const facilityScope = (p: Principal): string[] | undefined => (p.facilities === 'all' ? undefined : p.facilities)
+
+interface TrialKey {
+  privateJwk: JWK
+  publicJwk: JWK
+}
+
+/** Trial mode's ES256 key pair, generated into DATA_DIR on first use. */
+export async function loadTrialKey(dataDir: string): Promise<TrialKey> {
+  const file = join(dataDir, 'trial-signing-key.json')
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as TrialKey
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
+  const kid = `trial-${Date.now().toString(36)}`
+  const key: TrialKey = {
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' },
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' },
+  }
+  mkdirSync(dataDir, { recursive: true })
+  writeFileSync(file, JSON.stringify(key), { mode: 0o600, flag: 'wx' })
+  return key
+}
+
+export interface TokenRequest {
+  sub: string
+  roles: string[]
+  facilities: string[]
+  scope?: string
+  expiresIn?: string
+  audience: string
+}
+
+/** Mint a trial-mode token (the `npm run token` CLI and tests). */
+export async function mintTrialToken(dataDir: string, req: TokenRequest): Promise<string> {
+  const { privateJwk } = await loadTrialKey(dataDir)
+  const key = await importJWK(privateJwk, 'ES256')
+  const claims: JWTPayload = { roles: req.roles, facilities: req.facilities }
+  if (req.scope) claims.scope = req.scope
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid, typ: 'JWT' })
+    .setSubject(req.sub)
+    .setIssuer(TRIAL_ISSUER)
+    .setAudience(req.audience)
+    .setIssuedAt()
+    .setExpirationTime(req.expiresIn ?? '8h')
+    .sign(key)
+}
+
+export type Authenticator = (authorization: string | undefined) => Promise<Principal>
+
+export async function createAuthenticator(config: Config): Promise<Authenticator> {
+  let keys: JWTVerifyGetKey
+  let issuer: string
+  let algorithms: string[]
+  if (config.trial) {
+    const { publicJwk } = await loadTrialKey(config.DATA_DIR)
+    keys = createLocalJWKSet({ keys: [publicJwk] })
+    issuer = TRIAL_ISSUER
+    algorithms = ['ES256']
+  } else {
+    keys = createRemoteJWKSet(new URL(config.AUTH_JWKS_URL!), { timeoutDuration: 5000, cooldownDuration: 30000 })
+    issuer = config.AUTH_ISSUER!
+    algorithms = config.authAlgorithms
+  }
+
+  return async (authorization) => {
+    const match = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/.exec(authorization ?? '')
+    if (!authorization) throw new UnauthorizedError('A bearer token is required', 'invalid_request')
+    if (!match) throw new UnauthorizedError('The Authorization header is not a bearer token')
+    let payload: JWTPayload
+    try {
+      // Algorithms are pinned: `alg: none`, HS256 signed with the public key and any other
+      // algorithm are refused before a key is even looked up.
+      ;({ payload } = await jwtVerify(match[1], keys, {
+        issuer,
+        audience: config.AUTH_AUDIENCE,
+        algorithms,
+        requiredClaims: ['exp', 'iss', 'aud', 'sub'],
+        clockTolerance: 5,
+      }))
+    } catch {
+      throw new UnauthorizedError('The bearer token is invalid or expired')
+    }
+    return principalFromClaims(payload)
+  }
+}
+
+const stringList = (v: unknown): string[] | undefined => {
+  if (typeof v === 'string') return v.split(' ').filter(Boolean)
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[]
+  return undefined
+}
+
+export function principalFromClaims(payload: JWTPayload): Principal {
+  const roles = stringList(payload.roles) ?? []
+  const facilities = stringList(payload.facilities) ?? []
+  const scopes = stringList(payload.scope)
+  return {
+    sub: payload.sub!,
+    roles,
+    permissions: permissionsFor(roles, scopes),
+    facilities: facilities.includes(ALL_FACILITIES) ? 'all' : facilities,
+  }
+}

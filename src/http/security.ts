@@ -1,0 +1,50 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Authenticator } from './auth.ts'
+import { BadRequestError, ForbiddenError } from './errors.ts'
+import type { Permission } from './permissions.ts'
+
+/** HL7 v3 PurposeOfUse codes accepted in X-Purpose-Of-Use. */
+export const PURPOSES_OF_USE = ['TREAT', 'ETREAT', 'HPAYMT', 'HOPERAT', 'PATRQT', 'PUBHLTH', 'HLEGAL', 'COMPL', 'HRESCH', 'PATADMIN'] as const
+export const DEFAULT_PURPOSE_OF_USE = 'HOPERAT'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The permission a caller needs. Every non-public route declares one. */
+    permission?: Permission
+    /** Health checks and docs: no token. */
+    public?: boolean
+  }
+  interface FastifyRequest {
+    ctx: import('./context.ts').RequestContext
+  }
+}
+
+/**
+ * Authentication and authorisation for every route, before the body is even parsed: a route
+ * without `public` or `permission` refuses everyone.
+ */
+export function securityHooks(app: FastifyInstance, authenticate: Authenticator) {
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    const config = req.routeOptions.config
+    // Swagger UI's own routes (under /docs) are public like the document they render.
+    if (config.public || !req.routeOptions.url || req.routeOptions.url.startsWith('/docs')) return
+    const principal = await authenticate(req.headers.authorization)
+    const purpose = req.headers['x-purpose-of-use'] ?? DEFAULT_PURPOSE_OF_USE
+    req.ctx = {
+      principal,
+      requestId: req.id,
+      purposeOfUse: DEFAULT_PURPOSE_OF_USE,
+      clientIp: req.ip,
+      userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 512) : null,
+      db: app.db.kysely,
+      auditWriter: app.auditWriter,
+    }
+    if (typeof purpose !== 'string' || !(PURPOSES_OF_USE as readonly string[]).includes(purpose)) {
+      throw new BadRequestError(`X-Purpose-Of-Use must be one of ${PURPOSES_OF_USE.join(', ')}`, [
+        { pointer: 'x-purpose-of-use', detail: 'unknown purpose of use' },
+      ])
+    }
+    req.ctx.purposeOfUse = purpose
+    if (!config.permission || !principal.permissions.has(config.permission)) throw new ForbiddenError()
+  })
+}

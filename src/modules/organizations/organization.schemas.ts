@@ -1,0 +1,94 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+const Id = (description: string) => Type.String({ format: 'uuid', description })
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Display name.' })
+
+export const OrganizationSchema = Type.Object(
+  {
+    id: Id('Organisation id.'),
+    name: Name,
+    version: Type.Integer({ description: 'Incremented on each change; the ETag carries it.' }),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  {
+    $id: 'Organization',
+    additionalProperties: false,
+    examples: [{ id: '7d3c9a52-8f3e-4f0e-9d7c-1c2b3a4d5e6f', name: 'Riverside Health', version: 1, createdAt: '2026-11-27T10:00:00.000Z', updatedAt: '2026-11-27T10:00:00.000Z' }],
+  },
+)
+export type Organization = Static<typeof OrganizationSchema>
+
+export const CreateOrganizationBodySchema = Type.Object(
+  { name: Name },
+  { additionalProperties: false, examples: [{ name: 'Riverside Health' }] },
+)
+export const UpdateOrganizationBodySchema = Type.Object(
+  { name: Type.Optional(Name) },
+  { additionalProperties: false, minProperties: 1, examples: [{ name: 'Riverside Health System' }] },
+)
+
+export const FacilityKindSchema = Type.Union(
+  [Type.Literal('hospital'), Type.Literal('clinic'), Type.Literal('ambulatory_surgery_center')],
+  { description: 'Hospital, clinic or ambulatory surgery centre.' },
+)
+
+const TimeZone = Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone of the facility.', examples: ['America/New_York'] })
+const Npi = Type.String({ pattern: '^[0-9]{10}$', description: 'Organisation NPI (10 digits, Luhn check digit with the 80840 prefix).' })
+const StateCode = Type.String({ pattern: '^[A-Z]{2}$', description: 'US state (USPS code) whose rules apply, e.g. for release-of-information fees.' })
+const RoiDeadlineDays = Type.Integer({ minimum: 1, maximum: 30, description: 'Days to act on a right-of-access request (HIPAA 30; some states fewer).' })
+
+export const FacilitySchema = Type.Object(
+  {
+    id: Id('Facility id.'),
+    organizationId: Id('Owning organisation.'),
+    name: Name,
+    kind: FacilityKindSchema,
+    timeZone: TimeZone,
+    npi: Type.Union([Npi, Type.Null()]),
+    stateCode: Type.Union([StateCode, Type.Null()]),
+    roiDeadlineDays: RoiDeadlineDays,
+    version: Type.Integer(),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  {
+    $id: 'Facility',
+    additionalProperties: false,
+    examples: [{
+      id: '0b9d2f4e-3c1a-4f47-9a55-6c0e2b7f1d11', organizationId: '7d3c9a52-8f3e-4f0e-9d7c-1c2b3a4d5e6f', name: 'Riverside General Hospital',
+      kind: 'hospital', timeZone: 'America/New_York', npi: '1234567893', stateCode: 'NY', roiDeadlineDays: 30, version: 1,
+      createdAt: '2026-11-27T10:00:00.000Z', updatedAt: '2026-11-27T10:00:00.000Z',
+    }],
+  },
+)
+export type Facility = Static<typeof FacilitySchema>
+
+export const CreateFacilityBodySchema = Type.Object(
+  {
+    name: Name,
+    kind: FacilityKindSchema,
+    timeZone: TimeZone,
+    npi: Type.Optional(Npi),
+    stateCode: Type.Optional(StateCode),
+    roiDeadlineDays: Type.Optional(RoiDeadlineDays),
+  },
+  { additionalProperties: false, examples: [{ name: 'Riverside General Hospital', kind: 'hospital', timeZone: 'America/New_York', npi: '1234567893', stateCode: 'NY' }] },
+)
+export type CreateFacilityBody = Static<typeof CreateFacilityBodySchema>
+
+export const UpdateFacilityBodySchema = Type.Object(
+  {
+    name: Type.Optional(Name),
+    kind: Type.Optional(FacilityKindSchema),
+    timeZone: Type.Optional(TimeZone),
+    npi: Type.Optional(Type.Union([Npi, Type.Null()])),
+    stateCode: Type.Optional(Type.Union([StateCode, Type.Null()])),
+    roiDeadlineDays: Type.Optional(RoiDeadlineDays),
+  },
+  { additionalProperties: false, minProperties: 1, examples: [{ roiDeadlineDays: 15 }] },
+)
+export type UpdateFacilityBody = Static<typeof UpdateFacilityBodySchema>
+
+export const OrganizationParams = Type.Object({ organizationId: Id('Organisation id.') })
+export const FacilityParams = Type.Object({ facilityId: Id('Facility id.') })

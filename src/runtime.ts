@@ -1,0 +1,29 @@
+import { resolve } from 'node:path'
+import pino from 'pino'
+import { ConfigError, loadConfig, type Config } from './config.ts'
+import { createDb, type Db } from './db/create-db.ts'
+
+/** Config and database as the server and the CLIs open them (one way, so they agree). */
+export async function openRuntime(env: Record<string, string | undefined> = process.env): Promise<{ config: Config; db: Db; log: pino.Logger }> {
+  let config: Config
+  try {
+    config = loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  const log = pino({ level: config.LOG_LEVEL })
+  const db = await createDb({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: resolve(config.DATA_DIR, 'pgdata'),
+    poolMax: config.DB_POOL_MAX,
+    log,
+  })
+  if (db.engine === 'pglite') {
+    log.warn({ dataDir: resolve(config.DATA_DIR, 'pgdata') }, 'Using the EMBEDDED TRIAL DATABASE (PGlite). Set DATABASE_URL to use PostgreSQL in production.')
+  }
+  return { config, db, log }
+}
