@@ -72,20 +72,20 @@ export async function verifyChain(db: Kysely<Database>, opts: { overdueAfterMs: 
   const fail = (seq: string | null, id: string | null, reason: string) => ({ ok: false, checked, firstBrokenSeq: seq, firstBrokenEventId: id, reason, unsealedOverdue: 0, head })
   for (;;) {
     const rows = await sealableColumns(db)
-      .select([sql<string>`seq::text`.as('seq'), 'prevHash', 'hash'])
+      .select([sql<string>`seq::text`.as('seqText'), 'prevHash', 'hash'])
       .where('seq', 'is not', null)
       .where('seq', '>=', (expectedSeq).toString())
       .orderBy('seq')
       .limit(pageSize)
       .execute()
     for (const row of rows) {
-      if (BigInt(row.seq) !== expectedSeq) return fail(expectedSeq.toString(), null, `event with seq ${expectedSeq} is missing`)
+      if (BigInt(row.seqText) !== expectedSeq) return fail(expectedSeq.toString(), null, `event with seq ${expectedSeq} is missing`)
       const prevHash = toBuffer(row.prevHash)
-      if (!prevHash || !prevHash.equals(prev)) return fail(row.seq, row.id, 'prev_hash does not match the previous event')
-      const computed = chainHash(prev, row.seq, row)
-      if (!computed.equals(toBuffer(row.hash)!)) return fail(row.seq, row.id, 'content does not match its hash')
+      if (!prevHash || !prevHash.equals(prev)) return fail(row.seqText, row.id, 'prev_hash does not match the previous event')
+      const computed = chainHash(prev, row.seqText, row)
+      if (!computed.equals(toBuffer(row.hash)!)) return fail(row.seqText, row.id, 'content does not match its hash')
       prev = computed
-      head = { seq: row.seq, hash: computed.toString('hex') }
+      head = { seq: row.seqText, hash: computed.toString('hex') }
       expectedSeq++
       checked++
     }

@@ -19,13 +19,13 @@ export async function sealPending(db: Kysely<Database>, maxRows = 5000): Promise
     if (pending.length === 0) return 0
     const tail = await trx
       .selectFrom('auditEvent')
-      .select([sql<string>`seq::text`.as('seq'), 'hash'])
+      .select([sql<string>`seq::text`.as('seqText'), 'hash'])
       .where('seq', 'is not', null)
       .orderBy('seq', 'desc')
       .limit(1)
       .executeTakeFirst()
     let prev = toBuffer(tail?.hash ?? null) ?? GENESIS
-    let seq = BigInt(tail?.seq ?? '0')
+    let seq = BigInt(tail?.seqText ?? '0')
     const ids: string[] = []
     const seqs: string[] = []
     const prevs: string[] = []
