@@ -1,8 +1,20 @@
 import * as foundation from './20261127T100000Z-foundation.ts'
 import * as patients from './20261127T110000Z-patients.ts'
+import * as registrations from './20261127T111000Z-registrations.ts'
+import * as scheduling from './20261127T120000Z-scheduling.ts'
+import * as eligibility from './20261127T130000Z-eligibility.ts'
+import * as roi from './20261127T140000Z-roi.ts'
+import * as audit from './20261127T150000Z-audit.ts'
+import * as imports from './20261127T160000Z-imports.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
   '20261127T100000Z-foundation': foundation,
   '20261127T110000Z-patients': patients,
+  '20261127T111000Z-registrations': registrations,
+  '20261127T120000Z-scheduling': scheduling,
+  '20261127T130000Z-eligibility': eligibility,
+  '20261127T140000Z-roi': roi,
+  '20261127T150000Z-audit': audit,
+  '20261127T160000Z-imports': imports,
 }

@@ -10,10 +10,18 @@ import { NotFoundError, ProblemSchema } from './http/errors.ts'
 import { loggerOptions } from './http/logging.ts'
 import { registerOpenApi } from './http/openapi.ts'
 import { securityHooks } from './http/security.ts'
-import { validatorCompiler } from './http/validation.ts'
+import { buildValidator, inputRules } from './http/validation.ts'
 import { healthRoutes } from './modules/health/health.routes.ts'
 import { organizationRoutes } from './modules/organizations/organization.routes.ts'
 import { AuditSealer } from './modules/audit/audit-sealer.ts'
+import { loadAuditSigner } from './modules/audit/audit-signing.ts'
+import { auditRoutes } from './modules/audit/audit.routes.ts'
+import { patientRoutes } from './modules/patients/patient.routes.ts'
+import { registrationRoutes } from './modules/registrations/registration.routes.ts'
+import { roiRoutes } from './modules/roi/roi.routes.ts'
+import { importRoutes } from './modules/imports/import.routes.ts'
+import { schedulingRoutes } from './modules/scheduling/scheduling.routes.ts'
+import { eligibilityRoutes } from './modules/eligibility/eligibility.routes.ts'
 
 export interface BuildAppOptions {
   config: Config
@@ -38,12 +46,11 @@ export async function buildApp({ config, db, logStream, sealer = true }: BuildAp
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
-    ajv: { customOptions: {} },
+    schemaController: { compilersFactory: { buildValidator } },
   })
-  app.setValidatorCompiler(validatorCompiler)
 
   const auditWriter = new AuditWriter(db.kysely, config.AUDIT_FLUSH_MAX_BATCH)
-  const auditSealer = new AuditSealer(db.kysely, config.AUDIT_SEAL_INTERVAL_MS, app.log)
+  const auditSealer = new AuditSealer(db.kysely, config.AUDIT_SEAL_INTERVAL_MS, app.log, loadAuditSigner(config), config.AUDIT_CHECKPOINT_INTERVAL_MS)
   app.decorate('db', db)
   app.decorate('config', config)
   app.decorate('auditWriter', auditWriter)
@@ -52,6 +59,7 @@ export async function buildApp({ config, db, logStream, sealer = true }: BuildAp
 
   app.addSchema(ProblemSchema)
   app.setErrorHandler(errorHandler)
+  inputRules(app)
   app.setNotFoundHandler((req, reply) => sendProblem(req, reply, new NotFoundError('Route')))
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id)
@@ -59,13 +67,20 @@ export async function buildApp({ config, db, logStream, sealer = true }: BuildAp
 
   await app.register(helmet, { contentSecurityPolicy: false })
   if (config.corsOrigins.length > 0) {
-    await app.register(cors, { origin: config.corsOrigins, exposedHeaders: ['etag', 'x-request-id', 'retry-after', 'location', 'idempotent-replayed'] })
+    await app.register(cors, { origin: config.corsOrigins, methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], exposedHeaders: ['etag', 'x-request-id', 'retry-after', 'location', 'idempotent-replayed'] })
   }
   await registerOpenApi(app)
   securityHooks(app, await createAuthenticator(config))
 
   await app.register(healthRoutes)
   await app.register(organizationRoutes)
+  await app.register(auditRoutes)
+  await app.register(patientRoutes)
+  await app.register(registrationRoutes)
+  await app.register(roiRoutes)
+  await app.register(importRoutes)
+  await app.register(schedulingRoutes)
+  await app.register(eligibilityRoutes)
 
   if (sealer) auditSealer.start()
   app.addHook('onClose', async () => {

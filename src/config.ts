@@ -48,7 +48,36 @@ export const ConfigSchema = Type.Object({
   TRUST_PROXY: Bool('Trust X-Forwarded-For from a reverse proxy for the client address.', false),
   AUDIT_FLUSH_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 5000, default: 500, description: 'Most audit events written by one grouped INSERT.' }),
   AUDIT_SEAL_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 60000, default: 1000, description: 'How often the sealer chains new audit events.' }),
+  PHI_ENCRYPTION_KEY: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9+/]{43}=$',
+      description: 'Base64 of 32 random bytes: encrypts SSNs (AES-256-GCM) and keys their lookup HMAC. Unset: trial mode generates one into DATA_DIR.',
+    }),
+  ),
+  AUDIT_SIGNING_KEY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: 'Ed25519 private key that signs audit chain checkpoints: base64 PKCS#8 DER, or a JWK (JSON). Required outside trial mode; trial mode generates one into DATA_DIR.',
+    }),
+  ),
+  AUDIT_CHECKPOINT_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 60000, description: 'Least time between two signed checkpoints of the audit chain head.' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000, description: 'Longest wait for in-flight requests on SIGTERM.' }),
+  ELIGIBILITY_GATEWAY: Type.Union([Type.Literal('sandbox'), Type.Literal('http')], {
+    default: 'sandbox',
+    description: 'Clearinghouse for X12 270/271 eligibility checks: the built-in sandbox (simulated payers) or X12 over HTTP to ELIGIBILITY_HTTP_URL.',
+  }),
+  ELIGIBILITY_HTTP_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'Where the http eligibility gateway POSTs 270s (body application/EDI-X12; the 271 is the response body).' })),
+  ELIGIBILITY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 10000, default: 10000, description: 'Longest wait for a 271; a check that waits longer is recorded as timed out (504).' }),
+  ELIGIBILITY_SUBMITTER_ID: Type.String({ pattern: '^[A-Z0-9]{2,15}$', default: 'PATIENTACCESS', description: 'Our interchange sender id (ISA06, GS02) in 270s.' }),
+  ELIGIBILITY_RECEIVER_ID: Type.String({ pattern: '^[A-Z0-9]{2,15}$', default: 'CLEARINGHOUSE', description: 'The clearinghouse id (ISA08, GS03) used by the http gateway.' }),
+  ELIGIBILITY_MAX_271_BYTES: Type.Integer({ minimum: 1024, maximum: 16777216, default: 1048576, description: 'Largest 271 accepted; a larger one fails the check (502).' }),
+  ELIGIBILITY_SANDBOX_SLOW_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 15000, description: 'How long the sandbox payer SBXSLOW takes to answer.' }),
+  ELIGIBILITY_BATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 32, default: 4, description: 'Eligibility checks of one batch in flight at once.' }),
+  ELIGIBILITY_MAX_CHECK_AGE_DAYS: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'How many days before the date of service a completed check stays usable at check-in (0: same day only).' }),
+  ROI_ATTACHMENT_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 104857600, default: 10485760, description: 'Largest release-of-information attachment (PDF, TIFF, PNG, JPEG) accepted; larger gets 413.' }),
+  IMPORT_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 1099511627776, default: 10737418240, description: 'Largest batch import file (streamed, never buffered); a larger one gets 413 and stops at its last committed batch.' }),
+  IMPORT_BATCH_ROWS: Type.Integer({ minimum: 1, maximum: 3000, default: 1000, description: 'Rows per batch import transaction: the unit of commit and of resumption.' }),
 })
 
 export type Config = Static<typeof ConfigSchema> & { authAlgorithms: string[]; corsOrigins: string[]; trial: boolean }

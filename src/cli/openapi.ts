@@ -1,12 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { buildApp } from '../app.ts'
 import { loadConfig } from '../config.ts'
 import type { Db } from '../db/create-db.ts'
 
-const FILE = 'openapi/openapi.json'
+export const OPENAPI_FILE = fileURLToPath(new URL('../../openapi/openapi.json', import.meta.url))
 
 /** The document as the code generates it; no database is touched. */
 export async function generateOpenApi(): Promise<string> {
@@ -21,22 +21,19 @@ export async function generateOpenApi(): Promise<string> {
   return doc
 }
 
+/** `npm run openapi:check`: does the committed document match the code? */
+export async function checkOpenApi(file = OPENAPI_FILE, generated?: string): Promise<{ current: boolean; message: string }> {
+  const committed = existsSync(file) ? readFileSync(file, 'utf8') : undefined
+  if (committed === (generated ?? (await generateOpenApi()))) return { current: true, message: `${relative(process.cwd(), file)} matches the code.` }
+  return { current: false, message: `${relative(process.cwd(), file)} is out of step with the code. Run \`npm run openapi\` and commit the result.` }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const doc = await generateOpenApi()
   if (process.argv.includes('--check')) {
-    let committed = ''
-    try {
-      committed = readFileSync(FILE, 'utf8')
-    } catch {
-      /* missing counts as different */
-    }
-    if (committed !== doc) {
-      process.stderr.write(`${FILE} is out of step with the code. Run \`npm run openapi\` and commit the result.\n`)
-      process.exit(1)
-    }
-    process.stdout.write(`${FILE} matches the code.\n`)
-  } else {
-    writeFileSync(FILE, doc)
-    process.stdout.write(`wrote ${FILE}\n`)
+    const { current, message } = await checkOpenApi()
+    ;(current ? process.stdout : process.stderr).write(`${message}\n`)
+    process.exit(current ? 0 : 1)
   }
+  writeFileSync(OPENAPI_FILE, await generateOpenApi())
+  process.stdout.write(`wrote ${relative(process.cwd(), OPENAPI_FILE)}\n`)
 }

@@ -38,6 +38,10 @@ export async function createDb(opts: DbOptions): Promise<Db> {
     // An idle client losing its server (Postgres restarted) emits 'error' on the pool; unhandled, it
     // would crash the process. Requests meanwhile fail with connection errors and get 503.
     pool.on('error', (err) => opts.log?.error({ code: (err as { code?: string }).code }, 'postgres pool client error'))
+    // The pool listens only to idle clients. A checked-out client whose connection drops (in a
+    // query or a transaction) emits 'error' with no listener, and that would crash the process;
+    // its query fails on its own, and the pool discards it on release.
+    pool.on('connect', (client) => client.on('error', (err) => opts.log?.warn({ code: (err as { code?: string }).code }, 'postgres connection lost')))
     const kysely = kyselyFor(new PostgresDialect({ pool }))
     return { kysely, engine: 'postgres', close: () => kysely.destroy() }
   }

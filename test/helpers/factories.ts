@@ -25,3 +25,33 @@ export async function auditEventsFor(db: Db, where: { verb?: string; resourceId?
   if (where.requestId) q = q.where('requestId', '=', where.requestId)
   return q.execute()
 }
+
+/**
+ * A patient of the facility's organisation, straight into the database, linked to the facility
+ * (patient_facility) so that facility's users see it. Returns the core fields.
+ */
+export async function createPatient(
+  db: Db,
+  facilityId: string,
+  overrides: { familyName?: string; givenNames?: string; birthDate?: string; mrn?: string; organizationId?: string } = {},
+) {
+  const organizationId =
+    overrides.organizationId ??
+    (await db.kysely.selectFrom('facility').select('organizationId').where('id', '=', facilityId).executeTakeFirstOrThrow()).organizationId
+  return db.kysely.transaction().execute(async (trx) => {
+    const patient = await trx
+      .insertInto('patient')
+      .values({
+        organizationId,
+        facilityId,
+        mrn: overrides.mrn ?? `T${randomUUID().replace(/-/g, '').slice(0, 12)}`,
+        familyName: overrides.familyName ?? `Testpatient${randomUUID().slice(0, 6)}`,
+        givenNames: overrides.givenNames ?? 'Alex',
+        birthDate: overrides.birthDate ?? '1980-05-17',
+      })
+      .returning(['id', 'organizationId', 'facilityId', 'mrn', 'familyName', 'givenNames'])
+      .executeTakeFirstOrThrow()
+    await trx.insertInto('patientFacility').values({ patientId: patient.id, facilityId }).execute()
+    return { ...patient, birthDate: overrides.birthDate ?? '1980-05-17' }
+  })
+}

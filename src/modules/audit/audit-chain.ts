@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../../db/database.ts'
+import { checkpointMessage, type AuditSigner } from './audit-signing.ts'
 
-/** The columns a seal covers, rendered as text by Postgres so both engines hash identical bytes. */
+/** The columns a seal covers, as the reference definition `canonical` takes them. */
 export interface SealableRow {
   id: string
   occurredAt: string
@@ -25,6 +26,12 @@ export interface SealableRow {
 
 export const GENESIS = Buffer.alloc(32)
 
+/**
+ * The reference definition of what a seal covers: a JSON array of the seq and every column of
+ * the event, times in UTC to the microsecond, jsonb as Postgres prints it. The chain is built
+ * from `canonicalTail` below, which renders the same bytes inside Postgres; a test holds the
+ * two equal on awkward values.
+ */
 export function canonical(seq: string, r: SealableRow): string {
   return JSON.stringify([
     seq, r.id, r.occurredAt, r.requestId, r.actorSub, r.actorRoles, r.facilityId, r.action, r.verb, r.resourceType,
@@ -32,21 +39,218 @@ export function canonical(seq: string, r: SealableRow): string {
   ])
 }
 
-/** hash = sha256(prev_hash || canonical(row)): altering or removing a row breaks every later link. */
-export const chainHash = (prev: Buffer, seq: string, row: SealableRow) =>
-  createHash('sha256').update(prev).update(canonical(seq, row)).digest()
+/**
+ * `canonical(seq, row)` without its opening `["<seq>"`, rendered by Postgres: to_json escapes
+ * exactly as JSON.stringify does, and the text columns go through it as two arrays (one call
+ * each instead of one per column; btrim drops just the brackets, since every element starts
+ * and ends with a quote or `null`). Rendering and hashing in the database is what lets
+ * verification cover a million events in seconds.
+ */
+export const canonicalTail = sql<string>`',' || btrim(to_json(ARRAY[
+      audit_event.id::text, to_char(audit_event.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+      audit_event.request_id, audit_event.actor_sub])::text, '[]')
+  || ',' || to_json(audit_event.actor_roles)::text
+  || ',' || btrim(to_json(ARRAY[
+      audit_event.facility_id::text, audit_event.action, audit_event.verb, audit_event.resource_type, audit_event.resource_id,
+      audit_event.patient_id::text, audit_event.outcome, audit_event.purpose_of_use, audit_event.client_ip, audit_event.user_agent])::text, '[]')
+  || ',' || CASE WHEN audit_event.break_glass THEN 'true' ELSE 'false' END
+  || ',' || coalesce(to_json(audit_event.detail::text)::text, 'null') || ']'`
 
+/** hash = sha256(prev_hash || canonical(row)): altering or removing a row breaks every later link. */
+export const chainHash = (prev: Buffer, seq: string, tail: string) =>
+  createHash('sha256').update(prev).update(`["${seq}"`).update(tail).digest()
+
+/** An event's id and the canonical rendering (less its seq) that its seal covers. */
 export function sealableColumns(db: Kysely<Database>) {
-  return db.selectFrom('auditEvent').select([
-    sql<string>`id::text`.as('id'),
-    sql<string>`to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('occurredAt'),
-    'requestId', 'actorSub', 'actorRoles', 'facilityId', 'action', 'verb', 'resourceType', 'resourceId', 'patientId',
-    'outcome', 'purposeOfUse', 'clientIp', 'userAgent', 'breakGlass',
-    sql<string | null>`detail::text`.as('detail'),
-  ])
+  return db.selectFrom('auditEvent').select([sql<string>`audit_event.id::text`.as('id'), canonicalTail.as('tail')])
 }
 
 export const toBuffer = (b: Uint8Array | Buffer | null) => (b ? Buffer.from(b) : null)
+
+/** Where a walk of the chain stopped being whole. */
+export interface ChainBreak {
+  seq: string | null
+  eventId: string | null
+  reason: string
+}
+
+interface Walk {
+  checked: number
+  head: { seq: string; hash: Buffer } | null
+  broken: ChainBreak | null
+}
+
+/**
+ * Checks the chain from `fromSeq` (whose predecessor's hash is `prev`) through `toSeq` (or the
+ * head), a seq range of `pageSize` events per query, inside Postgres: per event, that its seq
+ * follows the previous one, that its prev_hash is the previous event's hash, and that its hash
+ * is sha256(prev_hash || canonical(event)). By induction from `prev` these three set-wise checks
+ * are exactly the sequential recomputation, but no event leaves the database: a million events
+ * are twenty queries, and memory stays flat however long the chain.
+ */
+export async function walkChain(
+  db: Kysely<Database>,
+  opts: { fromSeq: bigint; toSeq?: bigint; prev: Buffer; pageSize?: number },
+): Promise<Walk> {
+  const pageSize = BigInt(opts.pageSize ?? 50_000)
+  const end = opts.toSeq ?? BigInt((await chainHead(db))?.seq ?? '0')
+  let lastSeq = opts.fromSeq - 1n
+  let lastHash = opts.prev
+  const result = async (verifiedThrough: bigint, broken: ChainBreak | null): Promise<Walk> => {
+    const checked = Number(verifiedThrough - (opts.fromSeq - 1n))
+    if (checked === 0) return { checked, head: null, broken }
+    const hash = verifiedThrough === lastSeq ? lastHash : await storedHashAt(db, verifiedThrough)
+    return { checked, head: { seq: verifiedThrough.toString(), hash: hash! }, broken }
+  }
+  while (lastSeq < end) {
+    const to = lastSeq + pageSize < end ? lastSeq + pageSize : end
+    const { rows } = await sql<{ seq: string; id: string; prevSeq: string; missing: boolean; unlinked: boolean }>`
+      WITH page AS (
+        SELECT seq, id, prev_hash, hash,
+               coalesce(lag(seq) OVER w, ${lastSeq.toString()}::bigint) AS prev_seq,
+               coalesce(lag(hash) OVER w, ${lastHash}::bytea) AS prev_stored,
+               sha256(prev_hash || convert_to('["' || seq || '"' || ${canonicalTail}, 'UTF8')) AS computed
+        FROM audit_event
+        WHERE seq > ${lastSeq.toString()}::bigint AND seq <= ${to.toString()}::bigint
+        WINDOW w AS (ORDER BY seq)
+      )
+      SELECT seq::text AS seq, id::text AS id, prev_seq::text AS prev_seq,
+             seq <> prev_seq + 1 AS missing, prev_hash IS DISTINCT FROM prev_stored AS unlinked
+      FROM page
+      WHERE seq <> prev_seq + 1 OR prev_hash IS DISTINCT FROM prev_stored OR hash IS DISTINCT FROM computed
+      ORDER BY seq
+      LIMIT 1`.execute(db)
+    const bad = rows[0]
+    if (bad) {
+      if (bad.missing) {
+        const missing = BigInt(bad.prevSeq) + 1n
+        return result(missing - 1n, { seq: missing.toString(), eventId: null, reason: `event with seq ${missing} is missing` })
+      }
+      const reason = bad.unlinked ? 'prev_hash does not match the previous event' : 'content does not match its hash'
+      return result(BigInt(bad.seq) - 1n, { seq: bad.seq, eventId: bad.id, reason })
+    }
+    const last = await db
+      .selectFrom('auditEvent')
+      .select([sql<string>`seq::text`.as('seq'), 'hash'])
+      .where('seq', '>', lastSeq.toString())
+      .where('seq', '<=', to.toString())
+      .orderBy('auditEvent.seq', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    // No failing event: the page is contiguous from lastSeq + 1 up to its last event, which
+    // must be `to`, since events up to `end` exist.
+    const reached = last ? BigInt(last.seq) : lastSeq
+    if (reached < to) return result(reached, { seq: (reached + 1n).toString(), eventId: null, reason: `event with seq ${reached + 1n} is missing` })
+    lastSeq = reached
+    lastHash = toBuffer(last!.hash)!
+  }
+  return result(lastSeq, null)
+}
+
+/**
+ * walkChain over `segments` consecutive seq spans at once, each on its own connection (so on
+ * its own Postgres backend and core). A span starts from the stored hash of the event before
+ * it, which the span before checks, so together they check exactly what one walk checks; the
+ * earliest break wins.
+ */
+export async function walkChainInParallel(
+  db: Kysely<Database>,
+  opts: { fromSeq: bigint; toSeq?: bigint; prev: Buffer; pageSize?: number; segments?: number },
+): Promise<Walk> {
+  const end = opts.toSeq ?? BigInt((await chainHead(db))?.seq ?? '0')
+  const segments = BigInt(opts.segments ?? 2)
+  const span = end - opts.fromSeq + 1n
+  if (segments < 2n || span < 2n * BigInt(opts.pageSize ?? 50_000)) return walkChain(db, { ...opts, toSeq: end })
+  const size = (span + segments - 1n) / segments
+  const spans: [bigint, bigint][] = []
+  for (let from = opts.fromSeq; from <= end; from += size) spans.push([from, from + size - 1n < end ? from + size - 1n : end])
+  const walks = await Promise.all(
+    spans.map(async ([from, to], i): Promise<Walk> => {
+      const prev = i === 0 ? opts.prev : await storedHashAt(db, from - 1n)
+      if (!prev) return { checked: 0, head: null, broken: { seq: String(from - 1n), eventId: null, reason: `event with seq ${from - 1n} is missing` } }
+      return walkChain(db, { fromSeq: from, toSeq: to, prev, pageSize: opts.pageSize })
+    }),
+  )
+  let checked = 0
+  let head: Walk['head'] = null
+  for (const walk of walks) {
+    checked += walk.checked
+    head = walk.head ?? head
+    if (walk.broken) return { checked, head, broken: walk.broken }
+  }
+  return { checked, head, broken: null }
+}
+
+/** The stored hash of the event at `seq`, or undefined when no event has that seq. */
+export async function storedHashAt(db: Kysely<Database>, seq: bigint): Promise<Buffer | undefined> {
+  const row = await db.selectFrom('auditEvent').select('hash').where('seq', '=', seq.toString()).executeTakeFirst()
+  return row ? toBuffer(row.hash)! : undefined
+}
+
+export async function chainHead(db: Kysely<Database>): Promise<{ seq: string; hash: Buffer } | undefined> {
+  const row = await db
+    .selectFrom('auditEvent')
+    .select([sql<string>`seq::text`.as('seq'), 'hash'])
+    .where('seq', 'is not', null)
+    .orderBy('auditEvent.seq', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  return row ? { seq: row.seq, hash: toBuffer(row.hash)! } : undefined
+}
+
+/** Checkpoint rows with their bytea columns as Buffers (PGlite hands back plain Uint8Arrays). */
+export const toCheckpoint = <R extends { hash: Uint8Array; signature: Uint8Array }>(row: R): R & { hash: Buffer; signature: Buffer } => ({
+  ...row,
+  hash: Buffer.from(row.hash),
+  signature: Buffer.from(row.signature),
+})
+
+/** bigint as text: PGlite and pg parse int8 differently. */
+export const checkpointColumns = [sql<string>`seq::text`.as('seq'), 'hash', 'signedAt', 'keyId', 'signature'] as const
+
+export async function latestCheckpoint(db: Kysely<Database>) {
+  const row = await db.selectFrom('auditCheckpoint').select(checkpointColumns).orderBy('auditCheckpoint.seq', 'desc').limit(1).executeTakeFirst()
+  return row && toCheckpoint(row)
+}
+
+export interface CheckpointCheck {
+  seq: string
+  hash: string
+  signedAt: string
+  keyId: string
+  signatureValid: boolean
+  /** The chain still holds an event at this seq whose hash is the signed one. */
+  chainReaches: boolean
+}
+
+/**
+ * The latest checkpoint against the chain as it is now. A signature that does not verify, or
+ * a chain that no longer reaches the signed seq with the signed hash (a cut-off tail, or a
+ * rewritten past), is a break.
+ */
+export async function checkLatestCheckpoint(db: Kysely<Database>, signer: AuditSigner): Promise<{ checkpoint: CheckpointCheck | null; broken: ChainBreak | null }> {
+  const cp = await latestCheckpoint(db)
+  if (!cp) return { checkpoint: null, broken: null }
+  const hashHex = cp.hash.toString('hex')
+  const signatureValid = cp.keyId === signer.keyId && signer.verify(checkpointMessage(cp.seq, hashHex, cp.signedAt), cp.signature)
+  const stored = await storedHashAt(db, BigInt(cp.seq))
+  const chainReaches = stored !== undefined && stored.equals(cp.hash)
+  const checkpoint = { seq: cp.seq, hash: hashHex, signedAt: cp.signedAt.toISOString(), keyId: cp.keyId, signatureValid, chainReaches }
+  if (!signatureValid) {
+    const reason = cp.keyId === signer.keyId ? 'the latest checkpoint signature does not verify' : 'the latest checkpoint was signed by a key this server does not hold'
+    return { checkpoint, broken: { seq: cp.seq, eventId: null, reason } }
+  }
+  if (!chainReaches) {
+    const head = await chainHead(db)
+    const reason = !head || BigInt(head.seq) < BigInt(cp.seq)
+      ? `the chain ends at seq ${head?.seq ?? 0}, before the latest signed checkpoint: events were cut off its tail`
+      : stored === undefined
+        ? 'the event at the latest signed checkpoint is missing'
+        : 'the chain no longer matches the latest signed checkpoint'
+    return { checkpoint, broken: { seq: cp.seq, eventId: null, reason } }
+  }
+  return { checkpoint, broken: null }
+}
 
 export interface ChainVerification {
   ok: boolean
@@ -56,48 +260,80 @@ export interface ChainVerification {
   reason: string | null
   unsealedOverdue: number
   head: { seq: string; hash: string } | null
+  checkpoint: CheckpointCheck | null
+}
+
+export interface VerifyOptions {
+  /** Unsealed events older than this are a fault: the sealer should have reached them. */
+  overdueAfterMs: number
+  /** Limit the walk to the events of [from, to) (see sealedSeqRange). */
+  from?: Date
+  to?: Date
+  /** When given, the latest signed checkpoint is checked too. */
+  signer?: AuditSigner
+  pageSize?: number
 }
 
 /**
- * Walks the sealed chain in seq order, a page at a time (never the whole table in memory), and
- * recomputes every link. Unsealed rows older than `overdueAfterMs` are a fault too: the sealer
- * should have reached them.
+ * The smallest seq span holding every sealed event of [from, to). Seq order follows commit
+ * order, not occurred_at exactly (a long transaction's event is sealed after later ones), so
+ * the ends are the least and greatest seq in the range, not the seqs of its first and last
+ * events in time. Postgres answers each from the seq index, stopping at the first match.
  */
-export async function verifyChain(db: Kysely<Database>, opts: { overdueAfterMs: number; pageSize?: number }): Promise<ChainVerification> {
-  const pageSize = opts.pageSize ?? 5000
-  let prev = GENESIS
-  let expectedSeq = 1n
+async function sealedSeqRange(db: Kysely<Database>, from?: Date, to?: Date): Promise<{ fromSeq: bigint; toSeq?: bigint } | null> {
+  if (!from && !to) return { fromSeq: 1n }
+  let q = db.selectFrom('auditEvent').select([sql<string | null>`min(seq)::text`.as('first'), sql<string | null>`max(seq)::text`.as('last')])
+  if (from) q = q.where('occurredAt', '>=', from)
+  if (to) q = q.where('occurredAt', '<', to)
+  const { first, last } = await q.executeTakeFirstOrThrow()
+  if (first === null || last === null) return null
+  return { fromSeq: from ? BigInt(first) : 1n, toSeq: to ? BigInt(last) : undefined }
+}
+
+/**
+ * Recomputes the hash chain (all of it, or the span of a time range), streaming a page at a
+ * time; counts unsealed events the sealer should have reached; and checks the latest signed
+ * checkpoint, which catches what the chain alone cannot: a tail cut off, or a past rewritten
+ * and re-hashed by someone holding the database but not the signing key.
+ */
+export async function verifyChain(db: Kysely<Database>, opts: VerifyOptions): Promise<ChainVerification> {
   let checked = 0
   let head: ChainVerification['head'] = null
-  const fail = (seq: string | null, id: string | null, reason: string) => ({ ok: false, checked, firstBrokenSeq: seq, firstBrokenEventId: id, reason, unsealedOverdue: 0, head })
-  for (;;) {
-    const rows = await sealableColumns(db)
-      .select([sql<string>`seq::text`.as('seqText'), 'prevHash', 'hash'])
-      .where('seq', 'is not', null)
-      .where('seq', '>=', (expectedSeq).toString())
-      .orderBy('seq')
-      .limit(pageSize)
-      .execute()
-    for (const row of rows) {
-      if (BigInt(row.seqText) !== expectedSeq) return fail(expectedSeq.toString(), null, `event with seq ${expectedSeq} is missing`)
-      const prevHash = toBuffer(row.prevHash)
-      if (!prevHash || !prevHash.equals(prev)) return fail(row.seqText, row.id, 'prev_hash does not match the previous event')
-      const computed = chainHash(prev, row.seqText, row)
-      if (!computed.equals(toBuffer(row.hash)!)) return fail(row.seqText, row.id, 'content does not match its hash')
-      prev = computed
-      head = { seq: row.seqText, hash: computed.toString('hex') }
-      expectedSeq++
-      checked++
+  let broken: ChainBreak | null = null
+  const range = await sealedSeqRange(db, opts.from, opts.to)
+  if (range && (range.toSeq === undefined || range.toSeq >= range.fromSeq)) {
+    let prev: Buffer | undefined = GENESIS
+    if (range.fromSeq > 1n) prev = await storedHashAt(db, range.fromSeq - 1n)
+    if (!prev) {
+      broken = { seq: (range.fromSeq - 1n).toString(), eventId: null, reason: `event with seq ${range.fromSeq - 1n} is missing` }
+    } else {
+      const walk = await walkChainInParallel(db, { fromSeq: range.fromSeq, toSeq: range.toSeq, prev, pageSize: opts.pageSize })
+      checked = walk.checked
+      head = walk.head && { seq: walk.head.seq, hash: walk.head.hash.toString('hex') }
+      broken = walk.broken
     }
-    if (rows.length < pageSize) break
   }
-  const overdue = await db
+
+  let overdueQuery = db
     .selectFrom('auditEvent')
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .where('seq', 'is', null)
     .where('occurredAt', '<', sql<Date>`now() - make_interval(secs => ${opts.overdueAfterMs / 1000})`)
-    .executeTakeFirstOrThrow()
-  const unsealedOverdue = Number(overdue.n)
-  if (unsealedOverdue > 0) return { ...fail(null, null, 'events older than the sealing interval are unsealed'), unsealedOverdue }
-  return { ok: true, checked, firstBrokenSeq: null, firstBrokenEventId: null, reason: null, unsealedOverdue: 0, head }
+  if (opts.from) overdueQuery = overdueQuery.where('occurredAt', '>=', opts.from)
+  if (opts.to) overdueQuery = overdueQuery.where('occurredAt', '<', opts.to)
+  const unsealedOverdue = Number((await overdueQuery.executeTakeFirstOrThrow()).n)
+
+  const cp = opts.signer ? await checkLatestCheckpoint(db, opts.signer) : { checkpoint: null, broken: null }
+  broken ??= cp.broken
+  if (!broken && unsealedOverdue > 0) broken = { seq: null, eventId: null, reason: 'events older than the sealing interval are unsealed' }
+  return {
+    ok: broken === null,
+    checked,
+    firstBrokenSeq: broken?.seq ?? null,
+    firstBrokenEventId: broken?.eventId ?? null,
+    reason: broken?.reason ?? null,
+    unsealedOverdue,
+    head,
+    checkpoint: cp.checkpoint,
+  }
 }

@@ -1,7 +1,9 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Logger } from 'pino'
 import type { Database } from '../../db/database.ts'
-import { chainHash, GENESIS, sealableColumns, toBuffer } from './audit-chain.ts'
+import { chainHash, chainHead, GENESIS, sealableColumns } from './audit-chain.ts'
+import { writeCheckpoint } from './audit-checkpoint.ts'
+import type { AuditSigner } from './audit-signing.ts'
 
 // Any node may run a sealer; the advisory lock lets one at a time extend the chain.
 const SEAL_LOCK = 0x6175_6469 // "audi"
@@ -11,43 +13,45 @@ const SEAL_LOCK = 0x6175_6469 // "audi"
  * committed unsealed rows get the next seq and hash = sha256(prev_hash || canonical(row)).
  * A writer never waits for the chain's tail, so audited requests never serialise on it.
  */
-export async function sealPending(db: Kysely<Database>, maxRows = 5000): Promise<number> {
-  return db.transaction().execute(async (trx) => {
-    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SEAL_LOCK}) as locked`.execute(trx)
-    if (!rows[0]?.locked) return 0
-    const pending = await sealableColumns(trx).where('seq', 'is', null).orderBy('id').limit(maxRows).execute()
-    if (pending.length === 0) return 0
-    const tail = await trx
-      .selectFrom('auditEvent')
-      .select([sql<string>`seq::text`.as('seqText'), 'hash'])
-      .where('seq', 'is not', null)
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst()
-    let prev = toBuffer(tail?.hash ?? null) ?? GENESIS
-    let seq = BigInt(tail?.seqText ?? '0')
-    const ids: string[] = []
-    const seqs: string[] = []
-    const prevs: string[] = []
-    const hashes: string[] = []
-    for (const row of pending) {
-      seq++
-      const hash = chainHash(prev, seq.toString(), row)
-      ids.push(row.id)
-      seqs.push(seq.toString())
-      prevs.push(prev.toString('hex'))
-      hashes.push(hash.toString('hex'))
-      prev = hash
-    }
-    await sql`
-      UPDATE audit_event a
-      SET seq = v.seq, prev_hash = decode(v.prev, 'hex'), hash = decode(v.hash, 'hex'), sealed_at = now()
-      FROM unnest(${ids}::bigint[], ${seqs}::bigint[], ${prevs}::text[], ${hashes}::text[]) AS v(id, seq, prev, hash)
-      WHERE a.id = v.id`.execute(trx)
-    return pending.length
-  })
+export function sealPending(db: Kysely<Database>, maxRows = 5000): Promise<number> {
+  return db.transaction().execute((trx) => sealPendingIn(trx, maxRows))
 }
 
+/** One sealing step inside the caller's transaction (which must commit for the seal to count). */
+export async function sealPendingIn(trx: Transaction<Database>, maxRows = 5000): Promise<number> {
+  const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SEAL_LOCK}) as locked`.execute(trx)
+  if (!rows[0]?.locked) return 0
+  const pending = await sealableColumns(trx).where('seq', 'is', null).orderBy('auditEvent.id').limit(maxRows).execute()
+  if (pending.length === 0) return 0
+  const tail = await chainHead(trx)
+  let prev = tail?.hash ?? GENESIS
+  let seq = BigInt(tail?.seq ?? '0')
+  const ids: string[] = []
+  const seqs: string[] = []
+  const prevs: string[] = []
+  const hashes: string[] = []
+  for (const row of pending) {
+    seq++
+    const hash = chainHash(prev, seq.toString(), row.tail)
+    ids.push(row.id)
+    seqs.push(seq.toString())
+    prevs.push(prev.toString('hex'))
+    hashes.push(hash.toString('hex'))
+    prev = hash
+  }
+  await sql`
+    UPDATE audit_event a
+    SET seq = v.seq, prev_hash = decode(v.prev, 'hex'), hash = decode(v.hash, 'hex'), sealed_at = now()
+    FROM unnest(${ids}::bigint[], ${seqs}::bigint[], ${prevs}::text[], ${hashes}::text[]) AS v(id, seq, prev, hash)
+    WHERE a.id = v.id`.execute(trx)
+  return pending.length
+}
+
+/**
+ * Seals every interval and, when a signer is given, signs a checkpoint of the chain head at
+ * most every `checkpointIntervalMs` (only after the events since the previous checkpoint
+ * have been recomputed).
+ */
 export class AuditSealer {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<unknown> = Promise.resolve()
@@ -55,24 +59,40 @@ export class AuditSealer {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly intervalMs: number,
-    private readonly log: Pick<Logger, 'warn'>,
+    private readonly log: Pick<Logger, 'warn' | 'error'>,
+    readonly signer?: AuditSigner,
+    private readonly checkpointIntervalMs = 60_000,
   ) {}
 
   start() {
     this.timer = setInterval(() => {
-      this.running = this.running.then(() => this.sealAll()).catch((err) => this.log.warn({ err: { code: err?.code } }, 'audit sealing failed; will retry'))
+      this.running = this.running.then(() => this.tick()).catch((err) => {
+        if (err?.broken) this.log.error({ seq: err.broken.seq, reason: err.broken.reason }, 'audit chain does not verify; no checkpoint signed')
+        else this.log.warn({ err: { code: err?.code } }, 'audit sealing failed; will retry')
+      })
     }, this.intervalMs)
     this.timer.unref()
   }
 
+  private async tick() {
+    await this.sealAll()
+    if (this.signer) await writeCheckpoint(this.db, this.signer, this.checkpointIntervalMs)
+  }
+
   /** Seals until nothing is pending (tests and shutdown). */
-  async sealAll(): Promise<number> {
+  async sealAll(maxRowsPerBatch?: number): Promise<number> {
     let total = 0
     for (;;) {
-      const n = await sealPending(this.db)
+      const n = await sealPending(this.db, maxRowsPerBatch)
       total += n
       if (n === 0) return total
     }
+  }
+
+  /** Signs a checkpoint of the current head now, whatever the interval (tests, shutdown, the bench). */
+  checkpoint() {
+    if (!this.signer) throw new Error('no audit signing key')
+    return writeCheckpoint(this.db, this.signer, 0)
   }
 
   async stop() {

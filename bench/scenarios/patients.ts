@@ -1,0 +1,132 @@
+import type pg from 'pg'
+import { DEMO, DEMO_PATIENTS } from '../../src/cli/seed-data.ts'
+import { defineScenario, type BenchContext } from '../lib/scenario.ts'
+
+/** Patients loaded once into the (persistent) bench database, at the demo hospital. */
+const POPULATION = 1_000_000
+const BATCH = 100_000
+
+// Common US surnames (about half the population is drawn from these, with a skew towards the
+// first ones, like real name frequencies) and syllable-built ones for the long tail.
+const FAMILY = [
+  'Smith', 'Johnson', 'Williams', 'Brown', 'Jones', 'Garcia', 'Miller', 'Davis', 'Rodriguez', 'Martinez', 'Hernandez', 'Lopez', 'Gonzalez',
+  'Wilson', 'Anderson', 'Thomas', 'Taylor', 'Moore', 'Jackson', 'Martin', 'Lee', 'Perez', 'Thompson', 'White', 'Harris', 'Sanchez', 'Clark',
+  'Ramirez', 'Lewis', 'Robinson', 'Walker', 'Young', 'Allen', 'King', 'Wright', 'Scott', 'Torres', 'Nguyen', 'Hill', 'Flores', 'Green',
+  'Adams', 'Nelson', 'Baker', 'Hall', 'Rivera', 'Campbell', 'Mitchell', 'Carter', 'Roberts', 'Gomez', 'Phillips', 'Evans', 'Turner', 'Diaz',
+  'Parker', 'Cruz', 'Edwards', 'Collins', 'Reyes', 'Stewart', 'Morris', 'Morales', 'Murphy', 'Cook', 'Rogers', 'Gutierrez', 'Ortiz', 'Morgan',
+  'Cooper', 'Peterson', 'Bailey', 'Reed', 'Kelly', 'Howard', 'Ramos', 'Kim', 'Cox', 'Ward', 'Richardson', 'Watson', 'Brooks', 'Chavez', 'Wood',
+]
+const GIVEN = [
+  'James', 'Mary', 'Robert', 'Patricia', 'John', 'Jennifer', 'Michael', 'Linda', 'David', 'Elizabeth', 'William', 'Barbara', 'Richard', 'Susan',
+  'Joseph', 'Jessica', 'Thomas', 'Sarah', 'Charles', 'Karen', 'Christopher', 'Lisa', 'Daniel', 'Nancy', 'Matthew', 'Betty', 'Anthony', 'Sandra',
+  'Mark', 'Margaret', 'Donald', 'Ashley', 'Steven', 'Kimberly', 'Andrew', 'Emily', 'Paul', 'Donna', 'Joshua', 'Michelle', 'Kenneth', 'Carol',
+  'Kevin', 'Amanda', 'Brian', 'Melissa', 'George', 'Deborah', 'Timothy', 'Stephanie', 'Ronald', 'Rebecca', 'Jason', 'Sharon', 'Edward', 'Laura',
+  'Jeffrey', 'Cynthia', 'Ryan', 'Dorothy', 'Jacob', 'Amy', 'Gary', 'Kathleen', 'Nicholas', 'Angela', 'Eric', 'Shirley', 'Jonathan', 'Emma',
+  'Stephen', 'Brenda', 'Larry', 'Pamela', 'Justin', 'Nicole', 'Scott', 'Anna', 'Brandon', 'Samantha', 'Benjamin', 'Katherine', 'Samuel', 'Christine',
+]
+const SYLLABLES = ['ka', 'lo', 'mir', 'den', 'sa', 'tor', 'vel', 'ban', 'qui', 'ros', 'el', 'fen', 'gar', 'hul', 'ist', 'jor', 'nak', 'pol', 'rud', 'wen']
+
+/** Loads the population in batches; resumes where an interrupted load stopped. */
+async function loadPopulation(pool: pg.Pool, say: (m: string) => void) {
+  const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM patient WHERE mrn LIKE 'BP%' AND organization_id = $1`, [DEMO.organizationId])
+  let loaded = Number(rows[0].n)
+  while (loaded < POPULATION) {
+    const from = loaded + 1
+    const to = Math.min(POPULATION, loaded + BATCH)
+    await pool.query(
+      `WITH p AS (
+         INSERT INTO patient (organization_id, facility_id, mrn, family_name, given_names, birth_date, phones, phone_numbers)
+         SELECT $1, $2, 'BP' || i,
+           CASE WHEN i % 2 = 0 THEN ($3::text[])[1 + floor(power(((i::bigint * 2654435761) % 1000003) / 1000003.0, 2) * cardinality($3::text[]))::int]
+                ELSE initcap(($5::text[])[1 + i % 20] || ($5::text[])[1 + (i / 20) % 20] || ($5::text[])[1 + (i / 400) % 20]) END,
+           ($4::text[])[1 + ((i::bigint * 40503) % 1000033) % cardinality($4::text[])],
+           date '1930-01-01' + ((i::bigint * 7919) % 32000)::int,
+           jsonb_build_array(jsonb_build_object('use', 'mobile', 'number', '+1555' || lpad(i::text, 7, '0'))),
+           ARRAY['+1555' || lpad(i::text, 7, '0')]
+         FROM generate_series($6::int, $7::int) i
+         ON CONFLICT DO NOTHING
+         RETURNING id
+       )
+       INSERT INTO patient_facility (patient_id, facility_id) SELECT id, $2 FROM p`,
+      [DEMO.organizationId, DEMO.hospitalId, FAMILY, GIVEN, SYLLABLES, from, to],
+    )
+    loaded = to
+    say(`patients: ${loaded} of ${POPULATION} loaded`)
+  }
+  await pool.query('ANALYZE patient')
+  await pool.query('ANALYZE patient_facility')
+}
+
+interface State {
+  token: string
+  patientId: string
+}
+
+async function setup(ctx: BenchContext): Promise<State> {
+  await loadPopulation(ctx.pool, (m) => process.stderr.write(`[bench] ${m}\n`))
+  return { token: await ctx.token(['front_desk'], [DEMO.hospitalId]), patientId: DEMO_PATIENTS[0].id }
+}
+
+const letters = (n: number) => {
+  let s = ''
+  for (let x = n + 26 * 26; x > 0; x = Math.floor(x / 26)) s += String.fromCharCode(97 + (x % 26))
+  return s
+}
+
+/** Names made of letters only (the search keys ignore digits), unique per request and run. */
+const newPatient = (runId: string, n: number) => ({
+  facilityId: DEMO.hospitalId,
+  familyName: `Bq${letters(n)}${runId.replace(/[^a-z]/gi, '').slice(0, 6)}`,
+  givenNames: `Zed${letters(n >> 3)}`,
+  birthDate: new Date(Date.UTC(1940, 0, 1) + (n % 25000) * 86400000).toISOString().slice(0, 10),
+  phones: [{ use: 'mobile', number: `+1777${String(n % 10000000).padStart(7, '0')}` }],
+})
+
+let created = 0
+
+export const patientCreate = defineScenario<State & { runId: string }>({
+  name: 'patient-create',
+  description: `POST /patients at ${POPULATION / 1e6}M patients: duplicate check, MRN, insert, audit in one transaction`,
+  setup: async (ctx) => ({ ...(await setup(ctx)), runId: ctx.runId }),
+  request: (s) => ({
+    method: 'POST', path: '/patients', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: newPatient(s.runId, 0),
+  }),
+  // One counter across warm-up and measurement (each restarts n): a repeated body would be a
+  // possible duplicate (409) of the warm-up's patient.
+  vary: (s) => ({ body: newPatient(s.runId, ++created) }),
+  raw: {
+    label: 'single-row INSERT patient',
+    run: (pool, s, n) =>
+      pool.query(
+        `INSERT INTO patient (organization_id, facility_id, mrn, family_name, given_names, birth_date) VALUES ($1, $2, $3, 'Rawbench', 'Raw', '1970-01-01')`,
+        [DEMO.organizationId, DEMO.hospitalId, `RAW${s.runId}-${n}`],
+      ),
+  },
+  targets: { minRawRatio: 0.35 },
+})
+
+export const patientRead = defineScenario<State>({
+  name: 'patient-read',
+  description: `GET /patients/{id} at ${POPULATION / 1e6}M patients: scoped, identifiers and facilities joined, audited`,
+  setup,
+  request: (s) => ({ method: 'GET', path: `/patients/${s.patientId}`, headers: { authorization: `Bearer ${s.token}` } }),
+  raw: { label: 'point SELECT patient', run: (pool, s) => pool.query('SELECT * FROM patient WHERE id = $1', [s.patientId]) },
+  targets: { minRawRatio: 0.3 },
+})
+
+export const patientSearch = defineScenario<State>({
+  name: 'patient-search-name',
+  description: `GET /patients?name=Jon Smyth at ${POPULATION / 1e6}M patients: phonetic + prefix keys, ranked, scoped, audited per hit`,
+  setup,
+  request: (s) => ({ method: 'GET', path: '/patients?name=Jon%20Smyth&limit=25', headers: { authorization: `Bearer ${s.token}` } }),
+  raw: {
+    label: 'naive pg_trgm similarity over every patient, LIMIT 25',
+    run: (pool) =>
+      pool.query(
+        `SELECT id FROM patient WHERE similarity(given_names || ' ' || family_name, $1) > 0.3
+         ORDER BY similarity(given_names || ' ' || family_name, $1) DESC LIMIT 25`,
+        ['Jon Smyth'],
+      ),
+  },
+  targets: { minReqPerSec: 500, maxP99Ms: 100 },
+})

@@ -1,0 +1,75 @@
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../../db/database.ts'
+import { after, scopeIds } from '../../db/query-helpers.ts'
+import { checkpointColumns, toCheckpoint } from './audit-chain.ts'
+import type { AuditEventFilter } from './audit.schemas.ts'
+
+type Db = Kysely<Database>
+
+/**
+ * Audit events as the API reads them. occurred_at is rendered by Postgres to the microsecond:
+ * a JS Date would drop the microseconds, and the (occurred_at, id) cursor must be exact.
+ */
+function auditEvents(db: Db) {
+  return db.selectFrom('auditEvent').select([
+    sql<string>`id::text`.as('id'),
+    sql<string>`to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('occurredAt'),
+    'requestId', 'actorSub', 'actorRoles', 'facilityId', 'action', 'verb', 'resourceType', 'resourceId', 'patientId',
+    'outcome', 'purposeOfUse', 'clientIp', 'userAgent', 'breakGlass', 'detail',
+    sql<string | null>`seq::text`.as('seq'),
+    sql<string | null>`encode(hash, 'hex')`.as('hash'),
+    'sealedAt',
+  ])
+}
+
+export type AuditEventListRow = Awaited<ReturnType<ReturnType<typeof auditEvents>['executeTakeFirstOrThrow']>>
+
+/**
+ * Events in (occurred_at, id) order. A facility-scoped caller (`facilityIds` set) sees the
+ * events of those facilities only; events without a facility are left to all-facility callers.
+ */
+export function listAuditEvents(
+  db: Db,
+  filter: AuditEventFilter,
+  facilityIds: string[] | undefined,
+  cursor: (string | number)[] | undefined,
+  limit: number,
+) {
+  let q = auditEvents(db).orderBy('auditEvent.occurredAt').orderBy('auditEvent.id').limit(limit + 1)
+  if (facilityIds) q = q.where('facilityId', 'in', scopeIds(facilityIds))
+  if (filter.patientId) q = q.where('patientId', '=', filter.patientId)
+  if (filter.actor) q = q.where('actorSub', '=', filter.actor)
+  if (filter.action) q = q.where('action', '=', filter.action as Database['auditEvent']['action'])
+  if (filter.verb) q = q.where('verb', '=', filter.verb)
+  if (filter.resourceType) q = q.where('resourceType', '=', filter.resourceType)
+  if (filter.resourceId) q = q.where('resourceId', '=', filter.resourceId)
+  if (filter.outcome) q = q.where('outcome', '=', filter.outcome as Database['auditEvent']['outcome'])
+  if (filter.facilityId) q = q.where('facilityId', '=', filter.facilityId)
+  if (filter.purposeOfUse) q = q.where('purposeOfUse', '=', filter.purposeOfUse)
+  if (filter.breakGlass !== undefined) q = q.where('breakGlass', '=', filter.breakGlass)
+  if (filter.from) q = q.where('occurredAt', '>=', new Date(filter.from))
+  if (filter.to) q = q.where('occurredAt', '<', new Date(filter.to))
+  if (cursor) q = q.where(after(['audit_event.occurred_at', 'audit_event.id'], [cursor[0], cursor[1]]))
+  return q.execute()
+}
+
+/** The patient's id and registering facility when the caller may see the patient at all. */
+export function findVisiblePatient(db: Db, patientId: string, facilityIds: string[] | undefined) {
+  let q = db.selectFrom('patient').select(['patient.id', 'patient.facilityId']).where('patient.id', '=', patientId)
+  if (facilityIds) {
+    const ids = scopeIds(facilityIds)
+    q = q.where((eb) =>
+      eb.or([
+        eb('patient.facilityId', 'in', ids),
+        eb.exists(eb.selectFrom('patientFacility').select('patientFacility.patientId').whereRef('patientFacility.patientId', '=', 'patient.id').where('patientFacility.facilityId', 'in', ids)),
+      ]),
+    )
+  }
+  return q.executeTakeFirst()
+}
+
+export async function listCheckpoints(db: Db, beforeSeq: string | undefined, limit: number) {
+  let q = db.selectFrom('auditCheckpoint').select(checkpointColumns).orderBy('auditCheckpoint.seq', 'desc').limit(limit + 1)
+  if (beforeSeq !== undefined) q = q.where('seq', '<', beforeSeq)
+  return (await q.execute()).map(toCheckpoint)
+}

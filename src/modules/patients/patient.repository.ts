@@ -1,0 +1,236 @@
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { Database, NewPatient, PatientUpdate } from '../../db/database.ts'
+import { scopeIds } from '../../db/query-helpers.ts'
+
+type Db = Kysely<Database>
+
+// Columns the API maps (never the search keys). birth_date as text: the pg driver would turn a
+// date into a Date at local midnight, PGlite at UTC midnight; text is the same on both.
+const columns = [
+  'patient.id', 'patient.organizationId', 'patient.facilityId', 'patient.mrn', 'patient.familyName', 'patient.givenNames',
+  'patient.prefix', 'patient.suffix', 'patient.preferredName', 'patient.administrativeSex', 'patient.genderIdentity',
+  'patient.language', 'patient.maritalStatus', 'patient.address', 'patient.phones', 'patient.email', 'patient.emergencyContacts',
+  'patient.guarantor', 'patient.preferredContact', 'patient.smsReminderConsent', 'patient.emailReminderConsent',
+  'patient.ssnCipher', 'patient.ssnLast4', 'patient.motherPatientId', 'patient.birthTime', 'patient.multipleBirthOrder',
+  'patient.active', 'patient.mergedIntoId', 'patient.mergedAt', 'patient.createdAt', 'patient.updatedAt', 'patient.version',
+] as const
+
+function patients(db: Db) {
+  return db
+    .selectFrom('patient')
+    .select(columns)
+    .select(sql<string>`patient.birth_date::text`.as('birthDate'))
+    .select(sql<string[]>`ARRAY(SELECT pf.facility_id::text FROM patient_facility pf WHERE pf.patient_id = patient.id ORDER BY pf.facility_id)`.as('facilityIds'))
+    .select(sql<{ system: string; value: string }[]>`COALESCE((SELECT jsonb_agg(jsonb_build_object('system', pi.system, 'value', pi.value) ORDER BY pi.system, pi.value) FROM patient_identifier pi WHERE pi.patient_id = patient.id), '[]'::jsonb)`.as('identifiers'))
+}
+
+export type PatientRecord = Awaited<ReturnType<ReturnType<typeof patients>['executeTakeFirstOrThrow']>>
+
+/** Visible when linked to one of the facilities (undefined: every facility). */
+const inScope = (facilityIds: string[] | undefined) =>
+  sql<boolean>`EXISTS (SELECT 1 FROM patient_facility pf WHERE pf.patient_id = patient.id AND pf.facility_id IN (${sql.join(scopeIds(facilityIds ?? []))}))`
+
+export function findPatientById(db: Db, id: string, facilityIds: string[] | undefined) {
+  let q = patients(db).where('patient.id', '=', id)
+  if (facilityIds) q = q.where(inScope(facilityIds))
+  return q.executeTakeFirst()
+}
+
+/** Row lock for changes; the caller holds the transaction. */
+export async function lockPatient(trx: Transaction<Database>, id: string, facilityIds: string[] | undefined) {
+  let q = trx.selectFrom('patient').select(['id', 'organizationId', 'version', 'active']).where('id', '=', id).forUpdate()
+  if (facilityIds) q = q.where(inScope(facilityIds))
+  return q.executeTakeFirst()
+}
+
+/**
+ * Before inserting a patient: the search keys of the name, the next MRN sequence number, and the
+ * transaction lock that serialises creates which could duplicate one another (same organisation,
+ * family-name code and birth date), all in one round trip.
+ */
+export async function prepareInsert(trx: Transaction<Database>, organizationId: string, family: string, given: string, birthDate: string) {
+  const { rows } = await sql<NameKeys & { mrnSequence: string }>`
+    SELECT k.f AS family_key, k.fdm AS family_dm, dmetaphone_alt(k.f) AS family_dm_alt, k.g AS given_key, dmetaphone(k.g) AS given_dm,
+           nextval('patient_mrn_seq')::text AS mrn_sequence,
+           pg_advisory_xact_lock(hashtextextended(${organizationId} || ':' || coalesce(k.fdm, '') || ':' || ${birthDate}, 0))::text AS locked
+    FROM (SELECT f, dmetaphone(f) AS fdm, g FROM (SELECT patient_name_key(${family}) AS f, patient_name_key(${given}) AS g) n) k`.execute(trx)
+  return rows[0]
+}
+
+/** Inserts the patient and its registering-facility link; returns the row as findPatientById would. */
+export async function insertPatient(trx: Transaction<Database>, values: NewPatient, identifiers: { system: string; value: string }[]): Promise<PatientRecord> {
+  const row = await trx.insertInto('patient').values(values).returning(columns).returning(sql<string>`birth_date::text`.as('birthDate')).executeTakeFirstOrThrow()
+  await trx.insertInto('patientFacility').values({ patientId: row.id, facilityId: values.facilityId }).execute()
+  if (identifiers.length > 0) await trx.insertInto('patientIdentifier').values(identifiers.map((i) => ({ ...i, organizationId: values.organizationId, patientId: row.id }))).execute()
+  const sorted = [...identifiers].sort((a, b) => a.system.localeCompare(b.system) || a.value.localeCompare(b.value))
+  return { ...row, facilityIds: [values.facilityId], identifiers: sorted.map(({ system, value }) => ({ system, value })) }
+}
+
+export function updatePatient(trx: Transaction<Database>, id: string, changes: PatientUpdate) {
+  return trx
+    .updateTable('patient')
+    .set({ ...changes, version: sql`version + 1`, updatedAt: sql`now()` })
+    .where('id', '=', id)
+    .returning('version')
+    .executeTakeFirstOrThrow()
+}
+
+export async function replaceIdentifiers(trx: Transaction<Database>, organizationId: string, patientId: string, identifiers: { system: string; value: string }[]) {
+  await trx.deleteFrom('patientIdentifier').where('patientId', '=', patientId).execute()
+  if (identifiers.length > 0) {
+    await trx.insertInto('patientIdentifier').values(identifiers.map((i) => ({ ...i, organizationId, patientId }))).execute()
+  }
+}
+
+export function linkPatientToFacility(trx: Transaction<Database>, patientId: string, facilityId: string) {
+  return trx.insertInto('patientFacility').values({ patientId, facilityId }).onConflict((oc) => oc.doNothing()).execute()
+}
+
+export interface NameKeys {
+  familyKey: string | null
+  familyDm: string | null
+  familyDmAlt: string | null
+  givenKey: string | null
+  givenDm: string | null
+}
+
+/** Search keys of a name, computed by the same SQL functions as the stored generated columns. */
+export async function nameKeys(db: Db, family: string, given: string | null): Promise<NameKeys> {
+  const { rows } = await sql<NameKeys>`
+    SELECT k.f AS family_key, dmetaphone(k.f) AS family_dm, dmetaphone_alt(k.f) AS family_dm_alt,
+           k.g AS given_key, dmetaphone(k.g) AS given_dm
+    FROM (SELECT patient_name_key(${family}) AS f, patient_name_key(${given}::text) AS g) k`.execute(db)
+  return rows[0]
+}
+
+export interface SearchFilter {
+  facilityIds: string[] | undefined
+  facilityId?: string
+  birthDate?: string
+  mrn?: string
+  phone?: string
+  identifier?: { system: string; value: string }
+  includeInactive: boolean
+}
+
+function filtered(db: Db, f: SearchFilter) {
+  let q = patients(db)
+  if (f.facilityIds) q = q.where(inScope(f.facilityIds))
+  if (f.facilityId) q = q.where(inScope([f.facilityId]))
+  if (!f.includeInactive) q = q.where('patient.active', '=', true)
+  if (f.birthDate) q = q.where('patient.birthDate', '=', f.birthDate)
+  if (f.mrn) q = q.where('patient.mrn', '=', f.mrn)
+  if (f.phone) q = q.where(sql<boolean>`patient.phone_numbers @> ARRAY[${f.phone}]::text[]`)
+  if (f.identifier) {
+    const { system, value } = f.identifier
+    q = q.where(sql<boolean>`EXISTS (SELECT 1 FROM patient_identifier pi WHERE pi.patient_id = patient.id AND pi.system = ${system} AND pi.value = ${value})`)
+  }
+  return q
+}
+
+/** Exact filters only, in id order. */
+export function searchPatients(db: Db, f: SearchFilter, cursor: (string | number)[] | undefined, limit: number) {
+  let q = filtered(db, f).select(sql<number>`0`.as('rank')).orderBy('patient.id').limit(limit + 1)
+  if (cursor) q = q.where('patient.id', '>', String(cursor[1]))
+  return q.execute()
+}
+
+/**
+ * Name search in two bounded stages (DESIGN.md "Name search"). Stage one takes only rows an index
+ * finds: equal phonetic codes of family and first given name, or key prefixes, either name order;
+ * ranked exact (0), prefix (1), phonetic (2), swapped order (3). Stage two, only when stage one
+ * found nothing, is a trigram match on the family key with LIMIT.
+ */
+export async function searchPatientsByName(
+  db: Db,
+  f: SearchFilter,
+  k: NameKeys,
+  swapped: NameKeys | null,
+  cursor: (string | number)[] | undefined,
+  limit: number,
+) {
+  const given = (keys: NameKeys, prefix: boolean) =>
+    keys.givenKey === null ? sql`true` : prefix ? sql`patient.given_key LIKE ${`${keys.givenKey}%`}` : sql`patient.given_dm = ${keys.givenDm}`
+  const phonetic = (keys: NameKeys) =>
+    sql`((patient.family_dm = ${keys.familyDm} OR patient.family_dm_alt = ${keys.familyDmAlt}) AND ${given(keys, false)})`
+  const prefix = (keys: NameKeys) => sql`(patient.family_key LIKE ${`${keys.familyKey}%`} AND ${given(keys, true)})`
+  const exact = sql`(patient.family_key = ${k.familyKey} AND ${k.givenKey === null ? sql`true` : sql`patient.given_key = ${k.givenKey}`})`
+  const rank = sql<number>`CASE WHEN ${exact} THEN 0 WHEN ${prefix(k)} THEN 1 WHEN ${phonetic(k)} THEN 2 ELSE 3 END`
+  const matches = swapped
+    ? sql<boolean>`(${phonetic(k)} OR ${prefix(k)} OR ${phonetic(swapped)} OR ${prefix(swapped)})`
+    : sql<boolean>`(${phonetic(k)} OR ${prefix(k)})`
+
+  const ranked = filtered(db, f).select(rank.as('rank')).where(matches)
+  let q = db.selectFrom(ranked.as('r')).selectAll().orderBy('r.rank').orderBy('r.id').limit(limit + 1)
+  if (cursor) q = q.where(sql<boolean>`(r.rank, r.id) > (${Number(cursor[0])}, ${String(cursor[1])}::uuid)`)
+  const rows = await q.execute()
+  if (rows.length > 0 || cursor || !k.familyKey) return rows
+
+  return filtered(db, f)
+    .select(sql<number>`4`.as('rank'))
+    .where(sql<boolean>`patient.family_key % ${k.familyKey}`)
+    .where(k.givenKey === null ? sql<boolean>`true` : sql<boolean>`(patient.given_key % ${k.givenKey} OR patient.given_key LIKE ${`${k.givenKey.slice(0, 1)}%`})`)
+    .orderBy(sql`similarity(patient.family_key, ${k.familyKey})`, 'desc')
+    .orderBy('patient.id')
+    .limit(limit)
+    .execute()
+}
+
+/**
+ * Possible duplicates in the organisation. Name similarity alone never reaches the duplicate
+ * threshold, so a candidate must share the birth date (with a phonetic family or first-name
+ * code), a phone number, the email or the SSN digest. Each of those is its own index-bounded
+ * branch, planned in a MATERIALIZED CTE without the LIMIT: one OR with a LIMIT (or a LIMIT on the
+ * array-overlap branch, whose selectivity Postgres guesses badly) tempts the planner into a
+ * sequential scan over every patient.
+ */
+export async function findDuplicateCandidates(
+  db: Db,
+  organizationId: string,
+  p: { keys: NameKeys; birthDate: string; phones: string[]; email: string | null; ssnHmac: string | null },
+) {
+  const k = p.keys
+  const branch = (where: ReturnType<typeof sql>) =>
+    sql`(SELECT id FROM patient WHERE organization_id = ${organizationId} AND active AND ${where})`
+  const branches = [
+    branch(sql`birth_date = ${p.birthDate}::date AND (family_dm = ${k.familyDm} OR family_dm_alt = ${k.familyDmAlt} OR given_dm = ${k.givenDm})`),
+  ]
+  if (p.phones.length > 0) branches.push(branch(sql`phone_numbers && ARRAY[${sql.join(p.phones)}]::text[]`))
+  if (p.email) branches.push(branch(sql`email IS NOT NULL AND lower(email) = lower(${p.email})`))
+  if (p.ssnHmac) branches.push(branch(sql`ssn_hmac = ${p.ssnHmac}`))
+  const { rows } = await sql<{
+    id: string; familyKey: string | null; givenKey: string | null; familyDm: string | null; givenDm: string | null
+    phoneNumbers: string[]; email: string | null; ssnHmac: string | null; address: unknown; birthDate: string
+  }>`
+    WITH c AS MATERIALIZED (${sql.join(branches, sql` UNION `)})
+    SELECT id, family_key, given_key, family_dm, given_dm, phone_numbers, email, ssn_hmac, address, birth_date::text AS birth_date
+    FROM patient WHERE id IN (SELECT id FROM c) LIMIT 50`.execute(db)
+  return rows
+}
+
+/** Every single-column foreign key to patient(id) in the database, found at run time. */
+export async function patientReferences(trx: Transaction<Database>) {
+  const { rows } = await sql<{ tableName: string; columnName: string; qualified: string }>`
+    SELECT cl.relname AS table_name, a.attname AS column_name,
+           quote_ident(ns.nspname) || '.' || quote_ident(cl.relname) AS qualified
+    FROM pg_constraint c
+    JOIN pg_class cl ON cl.oid = c.conrelid
+    JOIN pg_namespace ns ON ns.oid = cl.relnamespace
+    JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+    WHERE c.contype = 'f' AND c.confrelid = 'patient'::regclass AND cardinality(c.conkey) = 1
+    ORDER BY cl.relname, a.attname`.execute(trx)
+  return rows
+}
+
+export async function repointReferences(trx: Transaction<Database>, qualifiedTable: string, column: string, fromId: string, toId: string) {
+  // Identifiers come from the catalogue (quote_ident above), never from a request.
+  const col = sql.raw(`"${column.replace(/"/g, '""')}"`)
+  const result = await sql`UPDATE ${sql.raw(qualifiedTable)} SET ${col} = ${toId} WHERE ${col} = ${fromId}`.execute(trx)
+  return Number(result.numAffectedRows ?? 0)
+}
+
+export async function copyFacilityLinks(trx: Transaction<Database>, fromId: string, toId: string) {
+  await sql`INSERT INTO patient_facility (patient_id, facility_id)
+            SELECT ${toId}, facility_id FROM patient_facility WHERE patient_id = ${fromId}
+            ON CONFLICT DO NOTHING`.execute(trx)
+}

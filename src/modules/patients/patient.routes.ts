@@ -1,0 +1,81 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { Type, type Static } from '@sinclair/typebox'
+import { problems } from '../../http/errors.ts'
+import { idempotent, IdempotencyHeaders } from '../../http/idempotency.ts'
+import { decodeCursor, Page } from '../../http/pagination.ts'
+import { IfMatchHeaders, ifMatchVersion, sendVersioned } from '../../http/versioning.ts'
+import { loadPhiKey, phiCrypto } from './phi-crypto.ts'
+import {
+  CreatePatientBodySchema,
+  MergePatientBodySchema,
+  PatientParams,
+  PatientSchema,
+  SearchPatientsQuerySchema,
+  UpdatePatientBodySchema,
+} from './patient.schemas.ts'
+import * as service from './patient.service.ts'
+
+const tags = ['patients']
+const etag = (b: { version: number }) => ({ etag: `"${b.version}"` })
+
+export const patientRoutes: FastifyPluginAsync = async (app) => {
+  const phi = phiCrypto(loadPhiKey(app.config))
+  app.addSchema(PatientSchema)
+  const Patient = Type.Ref('Patient')
+
+  app.post<{ Body: Static<typeof CreatePatientBodySchema> }>('/patients', {
+    config: { permission: 'patient:write' },
+    schema: {
+      operationId: 'createPatient', tags, summary: 'Register a patient',
+      description:
+        'Assigns the MRN. Possible duplicates in the organisation (name, birth date, phone, email, address, SSN) answer 409 ' +
+        '`possible-duplicate` with `candidates` (ids, score, matched fields); send `duplicateOverride.reason` to create anyway (audited).',
+      headers: IdempotencyHeaders, body: CreatePatientBodySchema,
+      response: { 201: Patient, ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) },
+    },
+  }, (req, reply) => idempotent(req, reply, 201, (ctx) => service.createPatient(ctx, phi, req.body), etag))
+
+  app.get<{ Querystring: Static<typeof SearchPatientsQuerySchema> }>('/patients', {
+    config: { permission: 'patient:read' },
+    schema: {
+      operationId: 'searchPatients', tags, summary: 'Search patients',
+      description:
+        'By fuzzy name (phonetic and prefix matches of family and first given name, either order; a trigram fallback when nothing else matches), ' +
+        'birth date, MRN, phone, or `identifier=system|value`; criteria combine. Only patients linked to your facilities. Best matches first.',
+      querystring: SearchPatientsQuerySchema,
+      response: { 200: Page(Patient, 'PatientPage'), ...problems(400, 401, 403, 404, 503) },
+    },
+  }, (req) => service.searchPatients(req.ctx, phi, req.query, decodeCursor(req.query.cursor, 2)))
+
+  app.get<{ Params: Static<typeof PatientParams> }>('/patients/:patientId', {
+    config: { permission: 'patient:read' },
+    schema: {
+      operationId: 'getPatient', tags, summary: 'Read a patient',
+      description: 'A merged record is still readable: `active` is false and `mergedIntoId` names the survivor.',
+      params: PatientParams,
+      response: { 200: Patient, ...problems(400, 401, 403, 404, 503) },
+    },
+  }, async (req, reply) => sendVersioned(reply, await service.getPatient(req.ctx, phi, req.params.patientId)))
+
+  app.patch<{ Params: Static<typeof PatientParams>; Body: Static<typeof UpdatePatientBodySchema> }>('/patients/:patientId', {
+    config: { permission: 'patient:write' },
+    schema: {
+      operationId: 'updatePatient', tags, summary: 'Change demographics',
+      description: 'Fields present replace their values (`identifiers` replaces the list; `ssn: null` removes it). Send If-Match with the ETag you read.',
+      params: PatientParams, headers: IfMatchHeaders, body: UpdatePatientBodySchema,
+      response: { 200: Patient, ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) },
+    },
+  }, async (req, reply) => sendVersioned(reply, await service.updatePatient(req.ctx, phi, req.params.patientId, ifMatchVersion(req), req.body)))
+
+  app.post<{ Params: Static<typeof PatientParams>; Body: Static<typeof MergePatientBodySchema> }>('/patients/:patientId/merge', {
+    config: { permission: 'patient:merge' },
+    schema: {
+      operationId: 'mergePatient', tags, summary: 'Merge a duplicate into a surviving record',
+      description:
+        'In one transaction, every reference to this patient (identifiers, registrations, appointments, coverages, ROI requests...) moves to ' +
+        'the survivor; this record stays readable, inactive, with `mergedIntoId`. Returns the survivor.',
+      params: PatientParams, body: MergePatientBodySchema,
+      response: { 200: Patient, ...problems(400, 401, 403, 404, 409, 413, 415, 503) },
+    },
+  }, async (req, reply) => sendVersioned(reply, await service.mergePatient(req.ctx, phi, req.params.patientId, req.body)))
+}

@@ -1,0 +1,349 @@
+import type { Transaction } from 'kysely'
+import type { Database, NewPatient, PatientUpdate } from '../../db/database.ts'
+import { canActFor, facilityScope, type Principal } from '../../http/auth.ts'
+import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
+import { encodeCursor } from '../../http/pagination.ts'
+import { luhnValid } from '../../lib/identifiers.ts'
+import type { PhiCrypto } from './phi-crypto.ts'
+import * as repo from './patient.repository.ts'
+import type { CreatePatientBody, DuplicateCandidate, MergePatientBody, Patient, SearchPatientsQuery, UpdatePatientBody } from './patient.schemas.ts'
+
+/** Identifier system under which a merged record's MRN is kept on the survivor. */
+export const MERGED_MRN_SYSTEM = 'urn:patient-access:merged-mrn'
+/** Candidates scoring at least this are reported as possible duplicates. */
+export const DUPLICATE_THRESHOLD = 0.6
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null)
+
+export function toPatient(row: repo.PatientRecord, principal: Principal, phi: PhiCrypto): Patient {
+  let ssn: string | null = null
+  if (row.ssnCipher) {
+    ssn = principal.permissions.has('patient:read-ssn') ? formatSsn(phi.decrypt(row.ssnCipher)) : `***-**-${row.ssnLast4}`
+  }
+  return {
+    id: row.id,
+    organizationId: row.organizationId,
+    facilityId: row.facilityId,
+    facilityIds: row.facilityIds,
+    mrn: row.mrn,
+    familyName: row.familyName,
+    givenNames: row.givenNames,
+    prefix: row.prefix,
+    suffix: row.suffix,
+    preferredName: row.preferredName,
+    birthDate: row.birthDate,
+    administrativeSex: row.administrativeSex as Patient['administrativeSex'],
+    genderIdentity: row.genderIdentity,
+    language: row.language,
+    maritalStatus: row.maritalStatus as Patient['maritalStatus'],
+    address: row.address as Patient['address'],
+    phones: row.phones as Patient['phones'],
+    email: row.email,
+    emergencyContacts: row.emergencyContacts as Patient['emergencyContacts'],
+    guarantor: row.guarantor as Patient['guarantor'],
+    communication: {
+      preferredContact: row.preferredContact as Patient['communication']['preferredContact'],
+      smsReminders: row.smsReminderConsent,
+      emailReminders: row.emailReminderConsent,
+    },
+    ssn,
+    identifiers: row.identifiers,
+    motherPatientId: row.motherPatientId,
+    birthTime: iso(row.birthTime),
+    multipleBirthOrder: row.multipleBirthOrder,
+    active: row.active,
+    mergedIntoId: row.mergedIntoId,
+    mergedAt: iso(row.mergedAt),
+    version: row.version,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  }
+}
+
+const ssnDigits = (ssn: string) => ssn.replace(/-/g, '')
+const formatSsn = (digits: string) => `${digits.slice(0, 3)}-${digits.slice(3, 5)}-${digits.slice(5)}`
+
+/** MRN: the organisation-wide sequence number followed by its Luhn check digit. */
+export function mrnFor(sequence: string): string {
+  for (let d = 0; d <= 9; d++) if (luhnValid(`${sequence}${d}`)) return `${sequence}${d}`
+  throw new Error('unreachable: one Luhn digit always fits')
+}
+
+/** The facility through which the caller reaches the patient: the audit event's facility. */
+export function accessFacility(principal: Principal, row: { facilityId: string; facilityIds: string[] }): string {
+  return row.facilityIds.find((f) => canActFor(principal, f)) ?? row.facilityId
+}
+
+function checkBirthDate(birthDate: string | undefined) {
+  if (birthDate !== undefined && birthDate > new Date().toISOString().slice(0, 10)) {
+    throw new BadRequestError('The patient is not valid', [{ pointer: '/birthDate', detail: 'must not be in the future' }])
+  }
+}
+
+function checkIdentifiers(identifiers: { system: string }[] | undefined) {
+  if (identifiers?.some((i) => i.system === MERGED_MRN_SYSTEM)) {
+    throw new BadRequestError('The patient is not valid', [{ pointer: '/identifiers', detail: `system ${MERGED_MRN_SYSTEM} is assigned by merges` }])
+  }
+}
+
+/** Demographic columns from a create or update body (only the fields present). */
+function demographicColumns(body: Partial<Omit<CreatePatientBody, 'ssn'>> & { ssn?: string | null }, phi: PhiCrypto): PatientUpdate {
+  const c: PatientUpdate = {}
+  const direct = ['familyName', 'givenNames', 'prefix', 'suffix', 'preferredName', 'birthDate', 'administrativeSex', 'genderIdentity', 'language', 'maritalStatus', 'email'] as const
+  for (const k of direct) if (body[k] !== undefined) (c as Record<string, unknown>)[k] = body[k]
+  if (body.address !== undefined) c.address = body.address === null ? null : JSON.stringify(body.address)
+  if (body.phones !== undefined) {
+    c.phones = JSON.stringify(body.phones)
+    c.phoneNumbers = [...new Set(body.phones.map((p) => p.number))]
+  }
+  if (body.emergencyContacts !== undefined) c.emergencyContacts = JSON.stringify(body.emergencyContacts)
+  if (body.guarantor !== undefined) c.guarantor = body.guarantor === null ? null : JSON.stringify(body.guarantor)
+  if (body.communication?.preferredContact !== undefined) c.preferredContact = body.communication.preferredContact
+  if (body.communication?.smsReminders !== undefined) c.smsReminderConsent = body.communication.smsReminders
+  if (body.communication?.emailReminders !== undefined) c.emailReminderConsent = body.communication.emailReminders
+  if (body.ssn === null) Object.assign(c, { ssnCipher: null, ssnHmac: null, ssnLast4: null })
+  else if (body.ssn !== undefined) {
+    const digits = ssnDigits(body.ssn)
+    Object.assign(c, { ssnCipher: phi.encrypt(digits), ssnHmac: phi.lookupHash(digits), ssnLast4: digits.slice(5) })
+  }
+  return c
+}
+
+const normAddress = (a: unknown) => {
+  const x = a as { line1?: string; postalCode?: string } | null
+  return x?.line1 && x.postalCode ? `${x.line1.toLowerCase().replace(/[^a-z0-9]/g, '')}|${x.postalCode.replace(/[^0-9A-Za-z]/g, '').slice(0, 5)}` : null
+}
+
+/**
+ * Scores candidates: name (up to 0.4: exact family 0.25 / phonetic 0.15, exact first given 0.15
+ * / phonetic 0.1), birth date 0.3, phone 0.15, email 0.1, address 0.1, SSN 0.5; capped at 1.
+ * A same-name same-birth-date record scores 0.7; a name-alike with the same phone and birth date too.
+ */
+export function scoreCandidates(
+  candidates: Awaited<ReturnType<typeof repo.findDuplicateCandidates>>,
+  p: { keys: repo.NameKeys; birthDate: string; phones: string[]; email: string | null; ssnHmac: string | null; address: unknown },
+): DuplicateCandidate[] {
+  const address = normAddress(p.address)
+  return candidates
+    .map((c) => {
+      let score = 0
+      const matched: string[] = []
+      if (c.familyKey === p.keys.familyKey) (score += 0.25), matched.push('familyName')
+      else if (c.familyDm === p.keys.familyDm) (score += 0.15), matched.push('familyName')
+      if (c.givenKey === p.keys.givenKey) (score += 0.15), matched.push('givenNames')
+      else if (c.givenDm === p.keys.givenDm) (score += 0.1), matched.push('givenNames')
+      if (c.birthDate === p.birthDate) (score += 0.3), matched.push('birthDate')
+      if (p.phones.some((n) => c.phoneNumbers.includes(n))) (score += 0.15), matched.push('phone')
+      if (p.email && c.email?.toLowerCase() === p.email.toLowerCase()) (score += 0.1), matched.push('email')
+      if (address && normAddress(c.address) === address) (score += 0.1), matched.push('address')
+      if (p.ssnHmac && c.ssnHmac === p.ssnHmac) (score += 0.5), matched.push('ssn')
+      return { id: c.id, score: Math.min(1, Math.round(score * 100) / 100), matchedFields: matched }
+    })
+    .filter((c) => c.score >= DUPLICATE_THRESHOLD)
+    .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
+}
+
+async function readPatient(ctx: RequestContext, db: Transaction<Database> | RequestContext['db'], id: string, phi: PhiCrypto) {
+  const row = await repo.findPatientById(db, id, facilityScope(ctx.principal))
+  if (!row) throw new NotFoundError('Patient')
+  return toPatient(row, ctx.principal, phi)
+}
+
+/**
+ * Inserts a patient with a fresh MRN inside the caller's transaction, after the duplicate check.
+ * Newborn admission skips the duplicate check: twins share a name, a birth date and a mother.
+ */
+export async function insertPatientChecked(
+  trx: Transaction<Database>,
+  ctx: RequestContext,
+  phi: PhiCrypto,
+  body: CreatePatientBody,
+  organizationId: string,
+  extra: Partial<NewPatient> = {},
+  checkDuplicates = true,
+) {
+  const columns = demographicColumns(body, phi) as NewPatient
+  const { mrnSequence, ...keys } = await repo.prepareInsert(trx, organizationId, body.familyName, body.givenNames.trim().split(/\s+/)[0], body.birthDate)
+  const probe = {
+    keys,
+    birthDate: body.birthDate,
+    phones: (columns.phoneNumbers as string[] | undefined) ?? [],
+    email: body.email ?? null,
+    ssnHmac: (columns.ssnHmac as string | null | undefined) ?? null,
+    address: body.address ?? null,
+  }
+  const candidates = checkDuplicates ? scoreCandidates(await repo.findDuplicateCandidates(trx, organizationId, probe), probe) : []
+  if (candidates.length > 0 && !body.duplicateOverride) {
+    throw new ConflictError('possible-duplicate', 'Possible duplicates of this patient exist; review them or create with duplicateOverride', { candidates })
+  }
+  const row = await repo.insertPatient(trx, { ...columns, ...extra, organizationId, facilityId: body.facilityId, mrn: mrnFor(mrnSequence) }, body.identifiers ?? [])
+  await auditChange(trx, ctx, {
+    action: 'create', verb: 'patient.create', resourceType: 'patient', resourceId: row.id, patientId: row.id, facilityId: body.facilityId,
+    detail: candidates.length > 0 ? { duplicateOverride: { reason: body.duplicateOverride!.reason, candidates: candidates.map((c) => c.id) } } : undefined,
+  })
+  return row
+}
+
+const identifierConflict = (err: unknown) => {
+  const e = err as { code?: string; constraint?: string }
+  if (e.code === '23505' && e.constraint === 'patient_identifier_organization_id_system_value_key') {
+    return new ConflictError('duplicate-identifier', 'Another patient of the organisation already has this identifier')
+  }
+  return err
+}
+
+export async function createPatient(ctx: RequestContext, phi: PhiCrypto, body: CreatePatientBody): Promise<Patient> {
+  checkBirthDate(body.birthDate)
+  checkIdentifiers(body.identifiers)
+  if (!canActFor(ctx.principal, body.facilityId)) throw new NotFoundError('Facility')
+  return withTransaction(ctx, async (trx) => {
+    const facility = await trx.selectFrom('facility').select('organizationId').where('id', '=', body.facilityId).executeTakeFirst()
+    if (!facility) throw new NotFoundError('Facility')
+    try {
+      return toPatient(await insertPatientChecked(trx, ctx, phi, body, facility.organizationId), ctx.principal, phi)
+    } catch (err) {
+      throw identifierConflict(err)
+    }
+  })
+}
+
+export async function getPatient(ctx: RequestContext, phi: PhiCrypto, id: string): Promise<Patient> {
+  const row = await repo.findPatientById(ctx.db, id, facilityScope(ctx.principal))
+  if (!row) throw new NotFoundError('Patient')
+  await auditRead(ctx, {
+    verb: 'patient.read', resourceType: 'patient', resourceId: id, patientId: id, facilityId: accessFacility(ctx.principal, row),
+    detail: row.ssnCipher && ctx.principal.permissions.has('patient:read-ssn') ? { ssnDisclosed: true } : undefined,
+  })
+  return toPatient(row, ctx.principal, phi)
+}
+
+export function updatePatient(ctx: RequestContext, phi: PhiCrypto, id: string, expectedVersion: number | undefined, body: UpdatePatientBody): Promise<Patient> {
+  checkBirthDate(body.birthDate)
+  checkIdentifiers(body.identifiers)
+  return withTransaction(ctx, async (trx) => {
+    const scope = facilityScope(ctx.principal)
+    const locked = await repo.lockPatient(trx, id, scope)
+    if (!locked) throw new NotFoundError('Patient')
+    if (expectedVersion !== undefined && locked.version !== expectedVersion) throw new PreconditionFailedError()
+    if (!locked.active) throw new ConflictError('patient-merged', 'This patient was merged into another record; change the surviving record')
+    const { identifiers, ...rest } = body
+    try {
+      await repo.updatePatient(trx, id, demographicColumns(rest, phi))
+      if (identifiers) await repo.replaceIdentifiers(trx, locked.organizationId, id, identifiers)
+    } catch (err) {
+      throw identifierConflict(err)
+    }
+    const patient = await readPatient(ctx, trx, id, phi)
+    await auditChange(trx, ctx, {
+      action: 'update', verb: 'patient.update', resourceType: 'patient', resourceId: id, patientId: id,
+      facilityId: accessFacility(ctx.principal, patient), detail: { fields: Object.keys(body) },
+    })
+    return patient
+  })
+}
+
+/** "Smith, John" names the family first; otherwise the last word is the family name. */
+export function parseName(name: string): { family: string; given: string | null; swappable: boolean } {
+  if (name.includes(',')) {
+    const [family, rest] = name.split(',', 2)
+    const given = rest.trim().split(/\s+/)[0] || null
+    return { family: family.trim(), given, swappable: false }
+  }
+  const words = name.trim().split(/\s+/)
+  if (words.length === 1) return { family: words[0], given: null, swappable: false }
+  return { family: words[words.length - 1], given: words[0], swappable: true }
+}
+
+/**
+ * Search. Audited as one read event per returned patient (patient id and the facility it was
+ * reached through), so "who looked at this patient" is an indexed query on audit_event.patient_id,
+ * the same as for single reads; a search that returns nothing records one event without a patient.
+ * Criteria names, never values, go in the detail.
+ */
+export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: SearchPatientsQuery, cursor: (string | number)[] | undefined) {
+  const limit = q.limit ?? 25
+  const criteria = (['name', 'birthDate', 'mrn', 'phone', 'identifier'] as const).filter((c) => q[c] !== undefined)
+  if (criteria.length === 0) {
+    throw new BadRequestError('Give at least one of name, birthDate, mrn, phone, identifier', [{ pointer: 'name', detail: 'a search criterion is required' }])
+  }
+  if (q.facilityId && !canActFor(ctx.principal, q.facilityId)) throw new NotFoundError('Facility')
+  const [system, value] = q.identifier ? q.identifier.split('|') : []
+  const filter: repo.SearchFilter = {
+    facilityIds: facilityScope(ctx.principal), facilityId: q.facilityId, birthDate: q.birthDate, mrn: q.mrn, phone: q.phone,
+    identifier: q.identifier ? { system, value } : undefined, includeInactive: q.includeInactive ?? false,
+  }
+  let rows: (repo.PatientRecord & { rank: number })[]
+  if (q.name) {
+    const parsed = parseName(q.name)
+    const keys = await repo.nameKeys(ctx.db, parsed.family, parsed.given)
+    if (!keys.familyKey) throw new BadRequestError('The name has no letters to search by', [{ pointer: 'name', detail: 'no letters' }])
+    const swapped = parsed.swappable ? await repo.nameKeys(ctx.db, parsed.given!, parsed.family) : null
+    rows = await repo.searchPatientsByName(ctx.db, filter, keys, swapped, cursor, limit)
+  } else {
+    rows = await repo.searchPatients(ctx.db, filter, cursor, limit)
+  }
+  const more = rows.length > limit
+  const page = more ? rows.slice(0, limit) : rows
+  const detail = { criteria, returned: page.length }
+  if (page.length === 0) await auditRead(ctx, { verb: 'patient.search', resourceType: 'patient', detail })
+  else {
+    await Promise.all(page.map((r) => auditRead(ctx, {
+      verb: 'patient.search', resourceType: 'patient', resourceId: r.id, patientId: r.id, facilityId: accessFacility(ctx.principal, r), detail,
+    })))
+  }
+  const last = page[page.length - 1]
+  return { items: page.map((r) => toPatient(r, ctx.principal, phi)), next: more ? encodeCursor([last.rank, last.id]) : null }
+}
+
+/**
+ * Merges `id` into `survivorId` in one transaction: every single-column foreign key to patient(id)
+ * that the catalogue knows (registrations, appointments, coverages, ROI requests, identifiers...,
+ * including tables added after this code) is repointed to the survivor. The merged record keeps
+ * its facility links (so it stays readable), becomes inactive and names the survivor; its MRN is
+ * kept on the survivor as an identifier. Records earlier merged into it now name the survivor.
+ */
+export function mergePatient(ctx: RequestContext, phi: PhiCrypto, id: string, body: MergePatientBody): Promise<Patient> {
+  if (id === body.survivorId) throw new BadRequestError('A patient cannot be merged into itself', [{ pointer: '/survivorId', detail: 'same as the merged patient' }])
+  return withTransaction(ctx, async (trx) => {
+    const scope = facilityScope(ctx.principal)
+    // Lock in id order so two merges of the same pair cannot deadlock.
+    const [first, second] = [id, body.survivorId].sort()
+    const a = await repo.lockPatient(trx, first, scope)
+    const b = await repo.lockPatient(trx, second, scope)
+    const merged = a?.id === id ? a : b
+    const survivor = a?.id === body.survivorId ? a : b
+    if (!merged || merged.id !== id) throw new NotFoundError('Patient')
+    if (!survivor || survivor.id !== body.survivorId) throw new NotFoundError('Survivor patient')
+    if (!merged.active || !survivor.active) throw new ConflictError('patient-merged', 'One of the patients was already merged into another record')
+    if (merged.organizationId !== survivor.organizationId) throw new ConflictError('different-organization', 'Patients of different organisations cannot be merged')
+
+    const moved: Record<string, number> = {}
+    for (const ref of await repo.patientReferences(trx)) {
+      // The merge link itself and the facility links (copied below, kept on the merged record) stay.
+      if ((ref.tableName === 'patient' && ref.columnName === 'merged_into_id') || ref.tableName === 'patient_facility') continue
+      const n = await repo.repointReferences(trx, ref.qualified, ref.columnName, id, body.survivorId).catch((err: { code?: string }) => {
+        // A unique or exclusion constraint of that table (two active primary coverages, overlapping
+        // appointments...): the records must be reconciled before the merge.
+        if (err.code === '23505' || err.code === '23P01') {
+          throw new ConflictError('merge-conflict', `Records of both patients conflict in ${ref.tableName}; resolve them before merging`)
+        }
+        throw err
+      })
+      if (n > 0) moved[`${ref.tableName}.${ref.columnName}`] = n
+    }
+    await repo.copyFacilityLinks(trx, id, body.survivorId)
+    const mergedRow = await trx.selectFrom('patient').select('mrn').where('id', '=', id).executeTakeFirstOrThrow()
+    await trx.insertInto('patientIdentifier').values({ organizationId: merged.organizationId, patientId: body.survivorId, system: MERGED_MRN_SYSTEM, value: mergedRow.mrn }).execute()
+    await trx.updateTable('patient').set({ mergedIntoId: body.survivorId }).where('mergedIntoId', '=', id).execute()
+    await repo.updatePatient(trx, id, { active: false, mergedIntoId: body.survivorId, mergedAt: new Date() })
+    await repo.updatePatient(trx, body.survivorId, {})
+
+    const result = await readPatient(ctx, trx, body.survivorId, phi)
+    const facilityId = accessFacility(ctx.principal, result)
+    const detail = { mergedId: id, survivorId: body.survivorId, reason: body.reason, moved }
+    await auditChange(trx, ctx, { action: 'update', verb: 'patient.merge', resourceType: 'patient', resourceId: id, patientId: id, facilityId, detail })
+    await auditChange(trx, ctx, { action: 'update', verb: 'patient.merge', resourceType: 'patient', resourceId: body.survivorId, patientId: body.survivorId, facilityId, detail })
+    return result
+  })
+}

@@ -1,0 +1,154 @@
+/**
+ * Local wall-clock time in an IANA zone <-> instants, and the one function that turns weekly
+ * availability rules, one-off extra availability and blocks into free intervals of instants.
+ * Everything daylight-saving related happens here and nowhere else.
+ */
+
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+function formatterFor(zone: string) {
+  let f = formatters.get(zone)
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    })
+    formatters.set(zone, f)
+  }
+  return f
+}
+
+/** Wall-clock fields of an instant in a zone. */
+function wallClock(ms: number, zone: string) {
+  const parts: Record<string, number> = {}
+  for (const p of formatterFor(zone).formatToParts(ms)) if (p.type !== 'literal') parts[p.type] = Number(p.value)
+  return parts as { year: number; month: number; day: number; hour: number; minute: number; second: number }
+}
+
+/** The zone's UTC offset at an instant, in minutes (New York in winter: -300). */
+export function offsetMinutes(ms: number, zone: string): number {
+  const w = wallClock(ms, zone)
+  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second)
+  return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60000)
+}
+
+/**
+ * The instant at which a zone's clocks show `date` `time`. Times that occur twice (clocks going
+ * back) resolve to the earlier instant; times that never occur (clocks going forward) move
+ * forward by the length of the gap: 02:30 on a spring-forward night in New York is 03:30 EDT.
+ * This is ECMAScript Temporal's 'compatible' disambiguation.
+ */
+export function localToInstant(date: string, time: string, zone: string): number {
+  const key = `${zone}|${date}|${time}`
+  let instant = instants.get(key)
+  if (instant === undefined) {
+    if (instants.size >= 100_000) instants.clear()
+    instant = computeInstant(date, time, zone)
+    instants.set(key, instant)
+  }
+  return instant
+}
+
+// Slot searches convert the same rule times on the same days over and over; a zone's rules do
+// not change while the process runs.
+const instants = new Map<string, number>()
+
+function computeInstant(date: string, time: string, zone: string): number {
+  const [y, mo, d] = date.split('-').map(Number)
+  const [h, mi, s = 0] = time.split(':').map(Number)
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s)
+  const before = offsetMinutes(wall - 86_400_000, zone)
+  const after = offsetMinutes(wall + 86_400_000, zone)
+  const candidates = [...new Set([before, after])]
+    .map((o) => wall - o * 60000)
+    .filter((t) => offsetMinutes(t, zone) * 60000 === wall - t)
+  if (candidates.length > 0) return Math.min(...candidates)
+  return wall - before * 60000
+}
+
+const pad = (n: number, w = 2) => String(Math.abs(n)).padStart(w, '0')
+
+/** ISO 8601 with the zone's offset at that instant: `2026-03-08T09:00:00-04:00`. */
+export function formatInZone(ms: number, zone: string): string {
+  const w = wallClock(ms, zone)
+  const off = offsetMinutes(ms, zone)
+  const sign = off < 0 ? '-' : '+'
+  return `${w.year}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}${sign}${pad(Math.trunc(off / 60))}:${pad(off % 60)}`
+}
+
+/** The zone's calendar date at an instant, `YYYY-MM-DD`. */
+export function localDate(ms: number, zone: string): string {
+  const w = wallClock(ms, zone)
+  return `${w.year}-${pad(w.month)}-${pad(w.day)}`
+}
+
+export const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10)
+
+/** ISO weekday of a calendar date: Monday 1 ... Sunday 7. */
+export const isoWeekday = (date: string) => ((new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7) + 1
+
+/**
+ * pg returns `date` columns as a Date at local midnight, PGlite at UTC midnight; both are the
+ * same calendar date, read back here.
+ */
+export function isoDate(v: Date | string): string {
+  if (typeof v === 'string') return v.slice(0, 10)
+  if (v.getUTCHours() === 0 && v.getUTCMinutes() === 0) return v.toISOString().slice(0, 10)
+  return `${v.getFullYear()}-${pad(v.getMonth() + 1)}-${pad(v.getDate())}`
+}
+
+export interface Interval {
+  start: number
+  end: number
+  /** The room the availability comes with, when the rule names one. */
+  resourceId: string | null
+}
+
+export interface WeeklyRule {
+  weekday: number
+  startTime: string
+  endTime: string
+  effectiveFrom: string
+  effectiveTo: string | null
+  resourceId: string | null
+}
+
+/**
+ * Free intervals (instants, ms) of one provider at one facility within [from, to): every
+ * weekly rule occurrence on the zone's calendar days, plus one-off extra availability, minus
+ * blocks, clipped to the window.
+ */
+export function expandAvailability(input: {
+  zone: string
+  from: number
+  to: number
+  rules: WeeklyRule[]
+  extras: { start: number; end: number; resourceId: string | null }[]
+  blocks: { start: number; end: number }[]
+}): Interval[] {
+  const { zone, from, to } = input
+  const intervals: Interval[] = []
+  // One calendar day of margin either side: a local day can start up to 14 h from UTC midnight.
+  const lastDay = addDays(localDate(to, zone), 1)
+  for (let day = addDays(localDate(from, zone), -1); day <= lastDay; day = addDays(day, 1)) {
+    const weekday = isoWeekday(day)
+    for (const r of input.rules) {
+      if (r.weekday !== weekday || day < r.effectiveFrom || (r.effectiveTo !== null && day > r.effectiveTo)) continue
+      intervals.push({ start: localToInstant(day, r.startTime, zone), end: localToInstant(day, r.endTime, zone), resourceId: r.resourceId })
+    }
+  }
+  for (const e of input.extras) intervals.push({ ...e })
+
+  let free = intervals
+    .map((i) => ({ ...i, start: Math.max(i.start, from), end: Math.min(i.end, to) }))
+    .filter((i) => i.end > i.start)
+  for (const b of input.blocks) {
+    free = free.flatMap((i) => {
+      if (b.end <= i.start || b.start >= i.end) return [i]
+      const pieces: Interval[] = []
+      if (b.start > i.start) pieces.push({ ...i, end: b.start })
+      if (b.end < i.end) pieces.push({ ...i, start: b.end })
+      return pieces
+    })
+  }
+  return free.sort((a, b) => a.start - b.start || a.end - b.end)
+}

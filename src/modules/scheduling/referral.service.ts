@@ -1,0 +1,75 @@
+import type { Kysely } from 'kysely'
+import type { AppointmentTypeRow, Database, ReferralRow } from '../../db/database.ts'
+import { facilityScope } from '../../http/auth.ts'
+import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { BadRequestError, ConflictError, NotFoundError } from '../../http/errors.ts'
+import { isValidNpi } from '../../lib/identifiers.ts'
+import { isoDate } from './availability.ts'
+import { dbOf, scopedFacility } from './reference.service.ts'
+import * as repo from './scheduling.repository.ts'
+import type { CreateReferralBody } from './scheduling.schemas.ts'
+
+export const toReferral = (r: ReferralRow) => ({
+  id: r.id, facilityId: r.facilityId, patientId: r.patientId, referringProviderNpi: r.referringProviderNpi,
+  referringProviderName: r.referringProviderName, officeContact: r.officeContact, specialtyId: r.specialtyId, reason: r.reason,
+  icd10Codes: r.icd10Codes, authorizationNumber: r.authorizationNumber, visitsAuthorized: r.visitsAuthorized, visitsUsed: r.visitsUsed,
+  validFrom: isoDate(r.validFrom), validTo: isoDate(r.validTo), status: r.status, version: r.version,
+})
+
+export async function createReferral(ctx: RequestContext, body: CreateReferralBody) {
+  const errors: { pointer: string; detail: string }[] = []
+  if (!isValidNpi(body.referringProviderNpi)) errors.push({ pointer: '/referringProviderNpi', detail: 'NPI check digit is wrong' })
+  if (body.validTo < body.validFrom) errors.push({ pointer: '/validTo', detail: 'must not be before validFrom' })
+  if (errors.length) throw new BadRequestError('The referral is not valid', errors)
+  const facility = await scopedFacility(ctx, body.facilityId)
+  if (!(await repo.findPatientAtFacility(dbOf(ctx), body.patientId, facility.id))) throw new NotFoundError('Patient')
+  return withTransaction(ctx, async (trx) => {
+    const row = await trx.insertInto('referral').values({
+      ...body, officeContact: body.officeContact ?? null, specialtyId: body.specialtyId ?? null, authorizationNumber: body.authorizationNumber ?? null,
+    }).returningAll().executeTakeFirstOrThrow()
+    await auditChange(trx, ctx, { action: 'create', verb: 'referral.create', resourceType: 'referral', resourceId: row.id, patientId: row.patientId, facilityId: row.facilityId })
+    return toReferral(row)
+  })
+}
+
+export async function getReferral(ctx: RequestContext, id: string) {
+  const scope = facilityScope(ctx.principal)
+  const row = await dbOf(ctx).selectFrom('referral').selectAll().where('id', '=', id).executeTakeFirst()
+  if (!row || (scope && !scope.includes(row.facilityId))) throw new NotFoundError('Referral')
+  await auditRead(ctx, { verb: 'referral.read', resourceType: 'referral', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
+  return toReferral(row)
+}
+
+/**
+ * The referral gate for booking and check-in: a type that requires a referral needs one of this
+ * patient at this facility, active, valid on the visit's date, with a visit left (and an
+ * authorisation number when the type requires prior authorisation), unless overridden.
+ * Returns the referral to link, or null.
+ */
+export async function checkReferral(
+  db: Kysely<Database>,
+  a: { type: AppointmentTypeRow; referralId: string | null | undefined; overrideReason: string | null | undefined; patientId: string; facilityId: string; visitDate: string },
+): Promise<ReferralRow | null> {
+  const referral = a.referralId
+    ? await db.selectFrom('referral').selectAll().where('id', '=', a.referralId).where('patientId', '=', a.patientId).where('facilityId', '=', a.facilityId).executeTakeFirst()
+    : undefined
+  if (a.referralId && !referral) throw new NotFoundError('Referral')
+  if (!a.type.requiresReferral && !a.type.requiresPriorAuth) return referral ?? null
+  if (a.overrideReason) return referral ?? null
+  if (!referral) throw new ConflictError('referral-required', 'This appointment type requires a referral (or an override with a reason)')
+  const problem =
+    referral.status !== 'active' ? 'The referral is cancelled'
+    : a.visitDate < isoDate(referral.validFrom) || a.visitDate > isoDate(referral.validTo) ? 'The referral is not valid on the visit date'
+    : referral.visitsUsed >= referral.visitsAuthorized ? 'The referral has no authorised visits left'
+    : a.type.requiresPriorAuth && !referral.authorizationNumber ? 'This appointment type requires a prior authorisation number on the referral'
+    : null
+  if (problem) throw new ConflictError('referral-invalid', problem)
+  return referral
+}
+
+/** Counts the visit against its referral; once per appointment (the caller marks it counted). */
+export async function countReferralVisit(db: Kysely<Database>, referralId: string) {
+  const row = await db.updateTable('referral').set((eb) => ({ visitsUsed: eb('visitsUsed', '+', 1), version: eb('version', '+', 1) }))
+    .where('id', '=', referralId).whereRef('visitsUsed', '<', 'visitsAuthorized').returning('id').executeTakeFirst()
+  if (!row) throw new ConflictError('referral-invalid', 'The referral has no authorised visits left')
+}

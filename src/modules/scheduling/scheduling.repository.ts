@@ -1,0 +1,159 @@
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { Database } from '../../db/database.ts'
+import { scopeIds } from '../../db/query-helpers.ts'
+
+type Db = Kysely<Database>
+type Trx = Transaction<Database>
+
+export function findFacility(db: Db, id: string, facilityIds: string[] | undefined) {
+  let q = db.selectFrom('facility').select(['id', 'organizationId', 'name', 'timeZone', 'kind']).where('id', '=', id)
+  if (facilityIds) q = q.where('id', 'in', scopeIds(facilityIds))
+  return q.executeTakeFirst()
+}
+
+/** A patient of the facility's organisation who is linked to that facility. */
+export const findPatientAtFacility = (db: Db, patientId: string, facilityId: string) =>
+  db.selectFrom('patient')
+    .select(['patient.id', 'patient.familyName', 'patient.givenNames'])
+    .where('patient.id', '=', patientId)
+    .where((eb) => eb.or([
+      eb('patient.facilityId', '=', facilityId),
+      eb.exists(eb.selectFrom('patientFacility').select('patientFacility.patientId')
+        .whereRef('patientFacility.patientId', '=', 'patient.id').where('patientFacility.facilityId', '=', facilityId)),
+    ]))
+    .executeTakeFirst()
+
+export const findProviderAtFacility = (db: Db, providerId: string, facilityId: string) =>
+  db.selectFrom('provider')
+    .innerJoin('providerFacility', 'providerFacility.providerId', 'provider.id')
+    .selectAll('provider')
+    .where('provider.id', '=', providerId)
+    .where('providerFacility.facilityId', '=', facilityId)
+    .where('provider.active', '=', true)
+    .executeTakeFirst()
+
+export const findAppointmentType = (db: Db, id: string, organizationId: string) =>
+  db.selectFrom('appointmentType').selectAll().where('id', '=', id).where('organizationId', '=', organizationId).executeTakeFirst()
+
+export const listResources = (db: Db, facilityId: string, ids?: string[]) => {
+  let q = db.selectFrom('resource').selectAll().where('facilityId', '=', facilityId).where('active', '=', true).orderBy('name').orderBy('id')
+  if (ids) q = q.where('id', 'in', ids.length ? ids : scopeIds([]))
+  return q.execute()
+}
+
+export const listRules = (db: Db, providerIds: string[], facilityId: string) =>
+  db.selectFrom('availabilityRule').selectAll().where('providerId', 'in', scopeIds(providerIds)).where('facilityId', '=', facilityId).execute()
+
+export const listExceptions = (db: Db, providerIds: string[], facilityId: string | undefined, from: Date, to: Date) => {
+  let q = db.selectFrom('availabilityException').selectAll()
+    .where('providerId', 'in', scopeIds(providerIds)).where('startAt', '<', to).where('endAt', '>', from)
+  if (facilityId) q = q.where('facilityId', '=', facilityId)
+  return q.execute()
+}
+
+export interface Occupancy {
+  providerId: string | null
+  resourceId: string | null
+  appointmentId: string | null
+  start: Date
+  end: Date
+}
+
+/** What occupies these providers and resources in [from, to): live rows only (expired holds are free). */
+export async function listOccupancy(db: Db, providerIds: string[], resourceIds: string[], from: Date, to: Date): Promise<Occupancy[]> {
+  // Reservations span at most 2 days (a CHECK), so a start bound lets the btree indexes on
+  // (owner, lower(period)) find the window; overbookings always count, holds only while live.
+  const where = sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
+    AND period && tstzrange(${from}, ${to}, '[)') AND (overbook OR expires_at IS NULL OR expires_at > now())`
+  const { rows } = await sql<Occupancy>`
+    SELECT provider_id AS "providerId", NULL::uuid AS "resourceId", appointment_id AS "appointmentId", lower(period) AS start, upper(period) AS "end"
+      FROM reservation WHERE provider_id = ANY(${scopeIds(providerIds)}::uuid[]) AND ${where}
+    UNION ALL
+    SELECT NULL, resource_id, appointment_id, lower(period), upper(period)
+      FROM reservation WHERE resource_id = ANY(${scopeIds(resourceIds)}::uuid[]) AND ${where}`.execute(db)
+  return rows.map((r) => ({ ...r, start: new Date(r.start), end: new Date(r.end) }))
+}
+
+/**
+ * Serialises bookings per provider and resource: transaction-scoped advisory locks, taken in
+ * sorted order so two bookings never wait on each other in a cycle. Without them, overlapping
+ * inserts into the exclusion-constrained table deadlock now and then (40P01), each costing the
+ * 1 s deadlock timeout. The exclusion constraints remain the guarantee.
+ */
+export async function lockSchedules(trx: Trx, ids: string[]) {
+  for (const id of [...new Set(ids)].sort()) {
+    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${id}, 4004))`.execute(trx)
+  }
+}
+
+/** Expired holds stop counting here: caller holds the advisory locks of these schedules. */
+export async function deleteExpiredHolds(trx: Trx, providerIds: string[], resourceIds: string[]) {
+  await sql`
+    DELETE FROM reservation
+     WHERE hold_id IS NOT NULL AND expires_at <= now()
+       AND (provider_id = ANY(${scopeIds(providerIds)}::uuid[]) OR resource_id = ANY(${scopeIds(resourceIds)}::uuid[]))`.execute(trx)
+}
+
+export interface ReservationOwner {
+  appointmentId?: string
+  holdId?: string
+  surgicalCaseId?: string
+  expiresAt?: Date
+  overbook?: boolean
+}
+
+export async function insertReservations(trx: Trx, owner: ReservationOwner, providerIds: string[], resourceIds: string[], start: Date, end: Date) {
+  const base = {
+    period: sql<string>`tstzrange(${start}, ${end}, '[)')`,
+    appointmentId: owner.appointmentId ?? null,
+    holdId: owner.holdId ?? null,
+    surgicalCaseId: owner.surgicalCaseId ?? null,
+    expiresAt: owner.expiresAt ?? null,
+    overbook: owner.overbook ?? false,
+  }
+  const rows = [
+    ...providerIds.map((providerId) => ({ ...base, providerId, resourceId: null })),
+    ...resourceIds.map((resourceId) => ({ ...base, providerId: null, resourceId })),
+  ]
+  await trx.insertInto('reservation').values(rows as never).execute()
+}
+
+export async function deleteReservations(trx: Trx, owner: { appointmentId?: string; holdId?: string; surgicalCaseId?: string }) {
+  let q = trx.deleteFrom('reservation')
+  if (owner.appointmentId) q = q.where('appointmentId', '=', owner.appointmentId)
+  else if (owner.holdId) q = q.where('holdId', '=', owner.holdId)
+  else q = q.where('surgicalCaseId', '=', owner.surgicalCaseId!)
+  await q.execute()
+}
+
+/**
+ * Moves an appointment's reservations in place. One UPDATE per row: the constraint checks the
+ * new period against everyone else's, and the old period is released by the same statement,
+ * so there is never a moment with neither (and a failure leaves the old one intact).
+ */
+export async function moveReservations(trx: Trx, appointmentId: string, providerId: string, resourceIds: string[], start: Date, end: Date) {
+  const period = sql<string>`tstzrange(${start}, ${end}, '[)')`
+  await trx.updateTable('reservation').set({ providerId, period }).where('appointmentId', '=', appointmentId).where('providerId', 'is not', null).execute()
+  const existing = await trx.selectFrom('reservation').select('id').where('appointmentId', '=', appointmentId).where('resourceId', 'is not', null).orderBy('id').execute()
+  for (let i = 0; i < Math.max(existing.length, resourceIds.length); i++) {
+    if (i < existing.length && i < resourceIds.length) {
+      await trx.updateTable('reservation').set({ resourceId: resourceIds[i], period }).where('id', '=', existing[i].id).execute()
+    } else if (i < existing.length) {
+      await trx.deleteFrom('reservation').where('id', '=', existing[i].id).execute()
+    } else {
+      await insertReservations(trx, { appointmentId }, [], [resourceIds[i]], start, end)
+    }
+  }
+}
+
+/** An appointment with the display names its responses carry. */
+export const appointmentView = (db: Db) =>
+  db.selectFrom('appointment')
+    .innerJoin('provider', 'provider.id', 'appointment.providerId')
+    .innerJoin('facility', 'facility.id', 'appointment.facilityId')
+    .innerJoin('appointmentType', 'appointmentType.id', 'appointment.appointmentTypeId')
+    .selectAll('appointment')
+    .select(['provider.displayName as providerName', 'facility.name as facilityName', 'facility.timeZone', 'appointmentType.name as appointmentTypeName'])
+
+export const resourceNames = (db: Db, ids: string[]) =>
+  db.selectFrom('resource').select(['id', 'name', 'kind']).where('id', 'in', scopeIds(ids)).execute()

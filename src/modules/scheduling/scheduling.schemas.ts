@@ -1,0 +1,488 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+
+const Id = (description: string) => Type.String({ format: 'uuid', description })
+const Text = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description })
+const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()])
+const Instant = (description: string) =>
+  Type.String({ format: 'date-time', maxLength: 40, description: `${description} ISO 8601 with an offset; responses carry the facility's offset.` })
+const DateOnly = (description: string) => Type.String({ format: 'date', maxLength: 10, description })
+const Npi = Type.String({ pattern: '^[0-9]{10}$', description: 'NPI: 10 digits, Luhn check digit over the 80840 prefix.' })
+const Code = Type.String({ pattern: '^[a-z0-9-]{1,64}$', maxLength: 64, description: 'Lower-case code.' })
+const Reason = Text(500, 'Why (free text, kept with the record, not in the audit trail).')
+
+const EX = {
+  facility: '0b9d2f4e-3c1a-4f47-9a55-6c0e2b7f1d11',
+  org: '7d3c9a52-8f3e-4f0e-9d7c-1c2b3a4d5e6f',
+  provider: '3f1a6c2e-7b8d-4e9f-a0b1-c2d3e4f5a6b7',
+  room: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
+  type: '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f',
+  patient: 'b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e',
+  appointment: 'e5f6a7b8-c9d0-4e1f-a2b3-c4d5e6f7a8b9',
+  specialty: '4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a',
+  referral: '6f7a8b9c-0d1e-4f2a-b3c4-d5e6f7a8b9c0',
+}
+
+export const ResourceKindSchema = Type.Union([Type.Literal('exam-room'), Type.Literal('procedure-room'), Type.Literal('operating-room'), Type.Literal('equipment')],
+  { description: 'What a resource is.' },
+)
+export type ResourceKind = Static<typeof ResourceKindSchema>
+
+export const SpecialtySchema = Type.Object(
+  { id: Id('Specialty id.'), code: Code, name: Text(200, 'Display name.') },
+  { $id: 'Specialty', additionalProperties: false, examples: [{ id: EX.specialty, code: 'cardiology', name: 'Cardiology' }] },
+)
+export const CreateSpecialtyBodySchema = Type.Object(
+  { code: Code, name: Text(200, 'Display name.') },
+  { additionalProperties: false, examples: [{ code: 'cardiology', name: 'Cardiology' }] },
+)
+
+export const ProviderSchema = Type.Object(
+  {
+    id: Id('Provider id.'),
+    organizationId: Id('Organisation the provider belongs to.'),
+    npi: Npi,
+    displayName: Text(200, 'Name as shown on calendars.'),
+    specialtyIds: Type.Array(Id('Specialty.')),
+    facilityIds: Type.Array(Id('Facility where the provider works.')),
+    active: Type.Boolean(),
+    version: Type.Integer(),
+  },
+  {
+    $id: 'Provider', additionalProperties: false,
+    examples: [{ id: EX.provider, organizationId: EX.org, npi: '1234567893', displayName: 'Dr. Ana Ruiz, MD', specialtyIds: [EX.specialty], facilityIds: [EX.facility], active: true, version: 1 }],
+  },
+)
+export const CreateProviderBodySchema = Type.Object(
+  {
+    npi: Npi,
+    displayName: Text(200, 'Name as shown on calendars.'),
+    specialtyIds: Type.Array(Id('Specialty.'), { maxItems: 10, uniqueItems: true, default: [] }),
+    facilityIds: Type.Array(Id('Facility.'), { minItems: 1, maxItems: 50, uniqueItems: true, description: 'Facilities of one organisation.' }),
+  },
+  { additionalProperties: false, examples: [{ npi: '1234567893', displayName: 'Dr. Ana Ruiz, MD', specialtyIds: [EX.specialty], facilityIds: [EX.facility] }] },
+)
+export type CreateProviderBody = Static<typeof CreateProviderBodySchema>
+
+export const ResourceSchema = Type.Object(
+  { id: Id('Resource id.'), facilityId: Id('Facility.'), kind: ResourceKindSchema, name: Text(200, 'Display name.'), active: Type.Boolean() },
+  { $id: 'Resource', additionalProperties: false, examples: [{ id: EX.room, facilityId: EX.facility, kind: 'exam-room', name: 'Exam 3', active: true }] },
+)
+export const CreateResourceBodySchema = Type.Object(
+  { kind: ResourceKindSchema, name: Text(200, 'Display name.') },
+  { additionalProperties: false, examples: [{ kind: 'operating-room', name: 'OR 2' }] },
+)
+
+const typeFields = {
+  code: Code,
+  name: Text(200, 'Display name.'),
+  specialtyId: Nullable(Id('Specialty that offers it.')),
+  durationMinutes: Type.Integer({ minimum: 5, maximum: 720 }),
+  bufferBeforeMinutes: Type.Integer({ minimum: 0, maximum: 240, description: 'Reserved before the start (preparation).' }),
+  bufferAfterMinutes: Type.Integer({ minimum: 0, maximum: 240, description: 'Reserved after the end (cleaning, notes).' }),
+  resourceKinds: Type.Array(ResourceKindSchema, { maxItems: 4, uniqueItems: true, description: 'One resource of each kind is reserved with the provider.' }),
+  requiresReferral: Type.Boolean(),
+  requiresPriorAuth: Type.Boolean({ description: 'The referral must carry an authorisation number.' }),
+  minimumNoticeMinutes: Type.Integer({ minimum: 0, maximum: 525600, description: 'Earliest bookable start is now plus this.' }),
+}
+const typeExample = {
+  code: 'new-patient', name: 'New patient visit', specialtyId: EX.specialty, durationMinutes: 30, bufferBeforeMinutes: 0,
+  bufferAfterMinutes: 10, resourceKinds: ['exam-room'], requiresReferral: true, requiresPriorAuth: false, minimumNoticeMinutes: 120,
+}
+export const AppointmentTypeSchema = Type.Object(
+  { id: Id('Appointment type id.'), organizationId: Id('Organisation.'), ...typeFields },
+  { $id: 'AppointmentType', additionalProperties: false, examples: [{ id: EX.type, organizationId: EX.org, ...typeExample }] },
+)
+export const CreateAppointmentTypeBodySchema = Type.Object(
+  {
+    organizationId: Id('Organisation.'),
+    ...typeFields,
+    specialtyId: Type.Optional(typeFields.specialtyId),
+    bufferBeforeMinutes: Type.Optional(typeFields.bufferBeforeMinutes),
+    bufferAfterMinutes: Type.Optional(typeFields.bufferAfterMinutes),
+    resourceKinds: Type.Optional(typeFields.resourceKinds),
+    requiresReferral: Type.Optional(typeFields.requiresReferral),
+    requiresPriorAuth: Type.Optional(typeFields.requiresPriorAuth),
+    minimumNoticeMinutes: Type.Optional(typeFields.minimumNoticeMinutes),
+  },
+  { additionalProperties: false, examples: [{ organizationId: EX.org, ...typeExample }] },
+)
+export type CreateAppointmentTypeBody = Static<typeof CreateAppointmentTypeBodySchema>
+
+const LocalTime = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'Local wall-clock time HH:MM in the facility zone.' })
+export const AvailabilityRuleSchema = Type.Object(
+  {
+    id: Id('Rule id.'),
+    providerId: Id('Provider.'),
+    facilityId: Id('Facility (its IANA zone interprets the times).'),
+    resourceId: Nullable(Id('Room that comes with this availability.')),
+    weekday: Type.Integer({ minimum: 1, maximum: 7, description: 'ISO weekday: 1 Monday ... 7 Sunday.' }),
+    startTime: LocalTime,
+    endTime: LocalTime,
+    effectiveFrom: DateOnly('First day the rule applies.'),
+    effectiveTo: Nullable(DateOnly('Last day the rule applies; null: open-ended.')),
+  },
+  {
+    $id: 'AvailabilityRule', additionalProperties: false,
+    examples: [{ id: EX.type, providerId: EX.provider, facilityId: EX.facility, resourceId: EX.room, weekday: 1, startTime: '09:00', endTime: '12:00', effectiveFrom: '2026-12-01', effectiveTo: null }],
+  },
+)
+export const CreateAvailabilityRuleBodySchema = Type.Object(
+  {
+    facilityId: Id('Facility.'),
+    resourceId: Type.Optional(Id('Room that comes with this availability.')),
+    weekday: Type.Integer({ minimum: 1, maximum: 7 }),
+    startTime: LocalTime,
+    endTime: LocalTime,
+    effectiveFrom: DateOnly('First day.'),
+    effectiveTo: Type.Optional(DateOnly('Last day.')),
+  },
+  { additionalProperties: false, examples: [{ facilityId: EX.facility, resourceId: EX.room, weekday: 1, startTime: '09:00', endTime: '12:00', effectiveFrom: '2026-12-01' }] },
+)
+export type CreateAvailabilityRuleBody = Static<typeof CreateAvailabilityRuleBodySchema>
+
+export const AvailabilityExceptionSchema = Type.Object(
+  {
+    id: Id('Id.'),
+    providerId: Id('Provider.'),
+    facilityId: Id('Facility.'),
+    kind: Type.Union([Type.Literal('extra'), Type.Literal('block')], { description: 'extra: one-off availability; block: leave, meeting.' }),
+    resourceId: Nullable(Id('Room (extra availability only).')),
+    start: Instant('Start.'),
+    end: Instant('End.'),
+    reason: Nullable(Type.String({ maxLength: 500 })),
+  },
+  {
+    $id: 'AvailabilityException', additionalProperties: false,
+    examples: [{ id: EX.type, providerId: EX.provider, facilityId: EX.facility, kind: 'block', resourceId: null, start: '2026-12-03T12:00:00-05:00', end: '2026-12-03T13:00:00-05:00', reason: 'Staff meeting' }],
+  },
+)
+export const CreateAvailabilityExceptionBodySchema = Type.Object(
+  {
+    facilityId: Id('Facility.'),
+    kind: Type.Union([Type.Literal('extra'), Type.Literal('block')]),
+    resourceId: Type.Optional(Id('Room (extra availability only).')),
+    start: Instant('Start.'),
+    end: Instant('End.'),
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false, examples: [{ facilityId: EX.facility, kind: 'block', start: '2026-12-03T12:00:00-05:00', end: '2026-12-03T13:00:00-05:00', reason: 'Staff meeting' }] },
+)
+export type CreateAvailabilityExceptionBody = Static<typeof CreateAvailabilityExceptionBodySchema>
+
+export const SlotSchema = Type.Object(
+  {
+    status: Type.Literal('free'),
+    start: Instant('Start.'),
+    end: Instant('End.'),
+    providerId: Id('Provider.'),
+    providerName: Type.String({ maxLength: 200 }),
+    facilityId: Id('Facility.'),
+    appointmentTypeId: Id('Appointment type.'),
+    resourceIds: Type.Array(Id('Resource reserved with the provider.')),
+  },
+  {
+    $id: 'Slot', additionalProperties: false,
+    examples: [{ status: 'free', start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:30:00-05:00', providerId: EX.provider, providerName: 'Dr. Ana Ruiz, MD', facilityId: EX.facility, appointmentTypeId: EX.type, resourceIds: [EX.room] }],
+  },
+)
+
+export const SlotQuerySchema = Type.Object(
+  {
+    facilityId: Id('Facility.'),
+    appointmentTypeId: Id('Appointment type.'),
+    providerId: Type.Optional(Type.Array(Id('Provider.'), { maxItems: 20, description: 'One or more providers (repeat the parameter).' })),
+    specialtyId: Type.Optional(Id('Any provider of this specialty at the facility.')),
+    from: Instant('Window start.'),
+    to: Instant('Window end (at most 31 days after from).'),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  },
+  { additionalProperties: false },
+)
+export type SlotQuery = Static<typeof SlotQuerySchema>
+
+export const CreateSlotHoldBodySchema = Type.Object(
+  {
+    facilityId: Id('Facility.'),
+    providerId: Id('Provider.'),
+    appointmentTypeId: Id('Appointment type.'),
+    start: Instant('Start of the slot.'),
+    resourceIds: Type.Optional(Type.Array(Id('Resource.'), { maxItems: 4, uniqueItems: true, description: 'Default: a free resource of each kind the type needs.' })),
+    patientId: Type.Optional(Id('Patient the hold is for.')),
+    expiresInSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600, default: 300 })),
+  },
+  { additionalProperties: false, examples: [{ facilityId: EX.facility, providerId: EX.provider, appointmentTypeId: EX.type, start: '2026-12-07T09:00:00-05:00', resourceIds: [EX.room] }] },
+)
+export type CreateSlotHoldBody = Static<typeof CreateSlotHoldBodySchema>
+
+export const SlotHoldSchema = Type.Object(
+  {
+    id: Id('Hold id.'),
+    facilityId: Id('Facility.'),
+    providerId: Id('Provider.'),
+    appointmentTypeId: Id('Appointment type.'),
+    patientId: Nullable(Id('Patient.')),
+    resourceIds: Type.Array(Id('Resource.')),
+    start: Instant('Start.'),
+    end: Instant('End.'),
+    expiresAt: Instant('The hold stops counting at this instant.'),
+    status: Type.Union([Type.Literal('busy-tentative'), Type.Literal('expired')], { description: 'FHIR Slot status of the held time.' }),
+  },
+  {
+    $id: 'SlotHold', additionalProperties: false,
+    examples: [{ id: EX.appointment, facilityId: EX.facility, providerId: EX.provider, appointmentTypeId: EX.type, patientId: null, resourceIds: [EX.room], start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:30:00-05:00', expiresAt: '2026-12-01T10:05:00-05:00', status: 'busy-tentative' }],
+  },
+)
+
+export const AppointmentStatusSchema = Type.Union([Type.Literal('booked'), Type.Literal('arrived'), Type.Literal('checked-in'), Type.Literal('fulfilled'), Type.Literal('cancelled'), Type.Literal('noshow'), Type.Literal('entered-in-error')],
+  { description: 'FHIR R4 Appointment.status.' },
+)
+
+export const AppointmentSchema = Type.Object(
+  {
+    id: Id('Appointment id.'),
+    status: AppointmentStatusSchema,
+    facilityId: Id('Facility.'),
+    facilityName: Type.String({ maxLength: 200 }),
+    patientId: Id('Patient.'),
+    providerId: Id('Provider.'),
+    providerName: Type.String({ maxLength: 200 }),
+    appointmentTypeId: Id('Appointment type.'),
+    appointmentTypeName: Type.String({ maxLength: 200 }),
+    resources: Type.Array(Type.Object({ id: Id('Resource.'), name: Type.String({ maxLength: 200 }), kind: ResourceKindSchema }, { additionalProperties: false })),
+    start: Instant('Start.'),
+    end: Instant('End.'),
+    overbooked: Type.Boolean(),
+    referralId: Nullable(Id('Referral the visit counts against.')),
+    referralOverridden: Type.Boolean({ description: 'Booked without a required referral, by an audited override.' }),
+    note: Nullable(Type.String({ maxLength: 1000 })),
+    cancellation: Nullable(Type.Object({
+      at: Instant('When.'),
+      by: Type.String({ maxLength: 255, description: 'Subject of the user who cancelled.' }),
+      reason: Type.String({ maxLength: 500 }),
+      late: Type.Boolean({ description: 'Cancelled within the type\'s minimum notice (24 h when it has none) of the start.' }),
+    }, { additionalProperties: false })),
+    version: Type.Integer(),
+  },
+  {
+    $id: 'Appointment', additionalProperties: false,
+    examples: [{
+      id: EX.appointment, status: 'booked', facilityId: EX.facility, facilityName: 'Riverside Family Clinic', patientId: EX.patient, providerId: EX.provider,
+      providerName: 'Dr. Ana Ruiz, MD', appointmentTypeId: EX.type, appointmentTypeName: 'New patient visit',
+      resources: [{ id: EX.room, name: 'Exam 3', kind: 'exam-room' }], start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:30:00-05:00',
+      overbooked: false, referralId: EX.referral, referralOverridden: false, note: null, cancellation: null, version: 1,
+    }],
+  },
+)
+export type Appointment = Static<typeof AppointmentSchema>
+
+export const BookAppointmentBodySchema = Type.Object(
+  {
+    facilityId: Id('Facility.'),
+    patientId: Id('Patient.'),
+    providerId: Id('Provider.'),
+    appointmentTypeId: Id('Appointment type.'),
+    start: Instant('Start.'),
+    resourceIds: Type.Optional(Type.Array(Id('Resource.'), { maxItems: 4, uniqueItems: true, description: 'Default: those of the hold, else a free resource of each kind the type needs.' })),
+    holdId: Type.Optional(Id('A live hold of this slot, consumed by the booking.')),
+    referralId: Type.Optional(Id('Referral, when the type requires one.')),
+    referralOverrideReason: Type.Optional(Reason),
+    overbookReason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, pattern: '\\S', description: 'Book over occupied time deliberately (permission scheduling:overbook).' })),
+    note: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ facilityId: EX.facility, patientId: EX.patient, providerId: EX.provider, appointmentTypeId: EX.type, start: '2026-12-07T09:00:00-05:00', resourceIds: [EX.room], referralId: EX.referral }],
+  },
+)
+export type BookAppointmentBody = Static<typeof BookAppointmentBodySchema>
+
+export const RescheduleBodySchema = Type.Object(
+  {
+    start: Instant('New start.'),
+    providerId: Type.Optional(Id('New provider (default: the same).')),
+    resourceIds: Type.Optional(Type.Array(Id('Resource.'), { maxItems: 4, uniqueItems: true })),
+  },
+  { additionalProperties: false, examples: [{ start: '2026-12-08T10:00:00-05:00' }] },
+)
+export type RescheduleBody = Static<typeof RescheduleBodySchema>
+
+export const CancelBodySchema = Type.Object(
+  { reason: Reason },
+  { additionalProperties: false, examples: [{ reason: 'Patient called: travelling' }] },
+)
+
+export const CalendarSchema = Type.Object(
+  {
+    providerId: Id('Provider.'),
+    providerName: Type.String({ maxLength: 200 }),
+    entries: Type.Array(Type.Object({
+      kind: Type.Union([Type.Literal('appointment'), Type.Literal('hold'), Type.Literal('block'), Type.Literal('surgical-case')]),
+      id: Id('Appointment, hold, block or case id.'),
+      facilityId: Id('Facility.'),
+      start: Instant('Start.'),
+      end: Instant('End.'),
+      status: Type.String({ maxLength: 40, description: 'Appointment or case status; busy-tentative for holds; busy-unavailable for blocks.' }),
+      patientId: Nullable(Id('Patient (appointments and cases).')),
+      patientName: Type.Optional(Nullable(Type.String({ maxLength: 300, description: 'Only for roles with patient:read.' }))),
+      label: Nullable(Type.String({ maxLength: 500, description: 'Appointment type, block reason or procedure codes.' })),
+    }, { additionalProperties: false })),
+  },
+  {
+    $id: 'Calendar', additionalProperties: false,
+    examples: [{
+      providerId: EX.provider, providerName: 'Dr. Ana Ruiz, MD',
+      entries: [{ kind: 'appointment', id: EX.appointment, facilityId: EX.facility, start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:30:00-05:00', status: 'booked', patientId: EX.patient, patientName: 'Rivera, Maria', label: 'New patient visit' }],
+    }],
+  },
+)
+
+export const ReferralSchema = Type.Object(
+  {
+    id: Id('Referral id.'),
+    facilityId: Id('Receiving facility.'),
+    patientId: Id('Patient.'),
+    referringProviderNpi: Npi,
+    referringProviderName: Type.String({ maxLength: 200 }),
+    officeContact: Nullable(Type.String({ maxLength: 200 })),
+    specialtyId: Nullable(Id('Specialty referred to.')),
+    reason: Type.String({ maxLength: 1000 }),
+    icd10Codes: Type.Array(Type.String({ maxLength: 8 })),
+    authorizationNumber: Nullable(Type.String({ maxLength: 50 })),
+    visitsAuthorized: Type.Integer(),
+    visitsUsed: Type.Integer(),
+    validFrom: DateOnly('First valid day.'),
+    validTo: DateOnly('Last valid day.'),
+    status: Type.Union([Type.Literal('active'), Type.Literal('cancelled')]),
+    version: Type.Integer(),
+  },
+  {
+    $id: 'Referral', additionalProperties: false,
+    examples: [{
+      id: EX.referral, facilityId: EX.facility, patientId: EX.patient, referringProviderNpi: '1245319599', referringProviderName: 'Dr. Lee, Oak Street Family Practice',
+      officeContact: 'Fax 555-0142', specialtyId: EX.specialty, reason: 'Evaluate chest pain', icd10Codes: ['R07.9'], authorizationNumber: 'AUTH-88123',
+      visitsAuthorized: 3, visitsUsed: 0, validFrom: '2026-11-01', validTo: '2027-02-28', status: 'active', version: 1,
+    }],
+  },
+)
+const Icd10 = Type.String({ pattern: '^[A-TV-Z][0-9][0-9A-Z](\\.[0-9A-Z]{1,4})?$', maxLength: 8, description: 'ICD-10-CM code.' })
+export const CreateReferralBodySchema = Type.Object(
+  {
+    facilityId: Id('Receiving facility.'),
+    patientId: Id('Patient.'),
+    referringProviderNpi: Npi,
+    referringProviderName: Text(200, 'Referring physician and office.'),
+    officeContact: Type.Optional(Type.String({ maxLength: 200 })),
+    specialtyId: Type.Optional(Id('Specialty referred to.')),
+    reason: Text(1000, 'Reason for referral.'),
+    icd10Codes: Type.Array(Icd10, { minItems: 1, maxItems: 12 }),
+    authorizationNumber: Type.Optional(Text(50, 'Payer prior-authorisation number.')),
+    visitsAuthorized: Type.Integer({ minimum: 1, maximum: 999 }),
+    validFrom: DateOnly('First valid day.'),
+    validTo: DateOnly('Last valid day.'),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ facilityId: EX.facility, patientId: EX.patient, referringProviderNpi: '1245319599', referringProviderName: 'Dr. Lee, Oak Street Family Practice', reason: 'Evaluate chest pain', icd10Codes: ['R07.9'], visitsAuthorized: 3, validFrom: '2026-11-01', validTo: '2027-02-28' }],
+  },
+)
+export type CreateReferralBody = Static<typeof CreateReferralBodySchema>
+
+const ChecklistState = Type.Union([Type.Literal('pending'), Type.Literal('complete'), Type.Literal('not-applicable')])
+const checklistFields = {
+  historyAndPhysical: ChecklistState, labs: ChecklistState, clearance: ChecklistState, priorAuthorization: ChecklistState, consent: ChecklistState,
+}
+export const SurgicalCaseSchema = Type.Object(
+  {
+    id: Id('Case id.'),
+    facilityId: Id('Hospital or ambulatory surgery centre.'),
+    patientId: Id('Patient.'),
+    surgeonId: Id('Surgeon (a provider).'),
+    surgeonName: Type.String({ maxLength: 200 }),
+    procedureCodes: Type.Array(Type.String({ maxLength: 5 }), { description: 'CPT codes.' }),
+    expectedDurationMinutes: Type.Integer(),
+    anesthesia: Type.Union([Type.Literal('general'), Type.Literal('regional'), Type.Literal('local'), Type.Literal('sedation'), Type.Literal('none')]),
+    priority: Type.Union([Type.Literal('elective'), Type.Literal('urgent'), Type.Literal('emergency')]),
+    status: Type.Union([Type.Literal('requested'), Type.Literal('pending-facility-confirmation'), Type.Literal('scheduled'), Type.Literal('needs-reschedule'), Type.Literal('completed'), Type.Literal('cancelled')]),
+    statusReason: Nullable(Type.String({ maxLength: 500 })),
+    operatingRoomId: Nullable(Id('Operating room.')),
+    start: Nullable(Instant('Start.')),
+    end: Nullable(Instant('End.')),
+    checklist: Type.Object(checklistFields, { additionalProperties: false }),
+    bumpedByCaseId: Nullable(Id('The emergency case that displaced this one.')),
+    version: Type.Integer(),
+  },
+  {
+    $id: 'SurgicalCase', additionalProperties: false,
+    examples: [{
+      id: EX.appointment, facilityId: EX.facility, patientId: EX.patient, surgeonId: EX.provider, surgeonName: 'Dr. Ana Ruiz, MD', procedureCodes: ['47562'],
+      expectedDurationMinutes: 90, anesthesia: 'general', priority: 'elective', status: 'scheduled', statusReason: null, operatingRoomId: EX.room,
+      start: '2026-12-09T08:00:00-05:00', end: '2026-12-09T09:30:00-05:00',
+      checklist: { historyAndPhysical: 'complete', labs: 'complete', clearance: 'pending', priorAuthorization: 'complete', consent: 'pending' }, bumpedByCaseId: null, version: 3,
+    }],
+  },
+)
+export type SurgicalCase = Static<typeof SurgicalCaseSchema>
+export const CreateSurgicalCaseBodySchema = Type.Object(
+  {
+    facilityId: Id('Hospital or ambulatory surgery centre.'),
+    patientId: Id('Patient.'),
+    surgeonId: Id('Surgeon.'),
+    procedureCodes: Type.Array(Type.String({ pattern: '^[0-9]{4}[0-9A-Z]$', maxLength: 5 }), { minItems: 1, maxItems: 10, description: 'CPT codes.' }),
+    expectedDurationMinutes: Type.Integer({ minimum: 15, maximum: 1440 }),
+    anesthesia: Type.Union([Type.Literal('general'), Type.Literal('regional'), Type.Literal('local'), Type.Literal('sedation'), Type.Literal('none')]),
+    priority: Type.Union([Type.Literal('elective'), Type.Literal('urgent'), Type.Literal('emergency')]),
+  },
+  { additionalProperties: false, examples: [{ facilityId: EX.facility, patientId: EX.patient, surgeonId: EX.provider, procedureCodes: ['47562'], expectedDurationMinutes: 90, anesthesia: 'general', priority: 'elective' }] },
+)
+export type CreateSurgicalCaseBody = Static<typeof CreateSurgicalCaseBodySchema>
+export const UpdateChecklistBodySchema = Type.Partial(Type.Object(checklistFields), {
+  additionalProperties: false, minProperties: 1, examples: [{ labs: 'complete', consent: 'complete' }],
+})
+export type UpdateChecklistBody = Static<typeof UpdateChecklistBodySchema>
+export const ScheduleSurgicalCaseBodySchema = Type.Object(
+  {
+    operatingRoomId: Id('Operating room.'),
+    start: Instant('Start.'),
+    bumpElective: Type.Optional(Type.Boolean({ default: false, description: 'Emergency cases only: displace overlapping elective cases (they go to needs-reschedule).' })),
+    reason: Type.Optional(Reason),
+  },
+  { additionalProperties: false, examples: [{ operatingRoomId: EX.room, start: '2026-12-09T08:00:00-05:00' }] },
+)
+export type ScheduleSurgicalCaseBody = Static<typeof ScheduleSurgicalCaseBodySchema>
+
+export const WaitlistEntrySchema = Type.Object(
+  {
+    id: Id('Entry id.'),
+    facilityId: Id('Facility.'),
+    patientId: Id('Patient.'),
+    appointmentTypeId: Id('Appointment type.'),
+    providerId: Nullable(Id('Wanted provider.')),
+    specialtyId: Nullable(Id('Or any provider of this specialty.')),
+    earliestDate: DateOnly('Earliest acceptable day.'),
+    latestDate: DateOnly('Latest acceptable day.'),
+    status: Type.Union([Type.Literal('waiting'), Type.Literal('booked'), Type.Literal('removed')]),
+  },
+  {
+    $id: 'WaitlistEntry', additionalProperties: false,
+    examples: [{ id: EX.referral, facilityId: EX.facility, patientId: EX.patient, appointmentTypeId: EX.type, providerId: EX.provider, specialtyId: null, earliestDate: '2026-12-01', latestDate: '2026-12-20', status: 'waiting' }],
+  },
+)
+export const CreateWaitlistEntryBodySchema = Type.Object(
+  {
+    facilityId: Id('Facility.'),
+    patientId: Id('Patient.'),
+    appointmentTypeId: Id('Appointment type.'),
+    providerId: Type.Optional(Id('Wanted provider.')),
+    specialtyId: Type.Optional(Id('Any provider of this specialty.')),
+    earliestDate: DateOnly('Earliest acceptable day.'),
+    latestDate: DateOnly('Latest acceptable day.'),
+  },
+  { additionalProperties: false, examples: [{ facilityId: EX.facility, patientId: EX.patient, appointmentTypeId: EX.type, providerId: EX.provider, earliestDate: '2026-12-01', latestDate: '2026-12-20' }] },
+)
+export type CreateWaitlistEntryBody = Static<typeof CreateWaitlistEntryBodySchema>
+export const WaitlistMatchSchema = Type.Object(
+  { entry: Type.Ref('WaitlistEntry'), slots: Type.Array(Type.Ref('Slot'), { maxItems: 3 }) },
+  { $id: 'WaitlistMatch', additionalProperties: false },
+)
+
+export const IdParams = (name: string, description: string) => Type.Object({ [name]: Id(description) })

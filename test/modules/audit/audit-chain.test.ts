@@ -1,0 +1,208 @@
+import { verify as verifySignature, createPublicKey } from 'node:crypto'
+import t from 'tap'
+import { sql } from 'kysely'
+import { insertAuditEvents } from '../../../src/http/audit.ts'
+import type { NewAuditEvent } from '../../../src/db/database.ts'
+import { sealPendingIn } from '../../../src/modules/audit/audit-sealer.ts'
+import { canonical, sealableColumns, verifyChain } from '../../../src/modules/audit/audit-chain.ts'
+import { writeCheckpoint } from '../../../src/modules/audit/audit-checkpoint.ts'
+import { bearer, buildTestApp } from '../../helpers/app.ts'
+
+const event = (n: number): NewAuditEvent => ({
+  requestId: `chain-${n}`, actorSub: 'tester', actorRoles: ['front_desk'], action: 'read', verb: 'patient.read',
+  resourceType: 'patient', resourceId: null, patientId: null, facilityId: null, outcome: 'success',
+  purposeOfUse: 'TREAT', clientIp: '127.0.0.1', userAgent: null,
+})
+
+t.test('audit chain verification, signed checkpoints and database privileges', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { app, db } = ctx
+  const k = db.kysely
+  const auditor = await ctx.token('auditor', ['*'])
+  const verify = async (query = '') => {
+    const res = await app.inject({ url: `/audit-events/verify${query}`, headers: bearer(auditor) })
+    t.equal(res.statusCode, 200, res.body)
+    return res.json()
+  }
+  // As the database owner, with every trigger off: what an attacker holding the owner could do.
+  const asOwnerBypassingTriggers = (fn: (trx: typeof k) => Promise<unknown>) =>
+    k.transaction().execute(async (trx) => {
+      await sql`SET LOCAL session_replication_role = replica`.execute(trx)
+      await fn(trx)
+    })
+  const idAtSeq = async (seq: number) => (await k.selectFrom('auditEvent').select('id').where('seq', '=', String(seq)).executeTakeFirstOrThrow()).id
+
+  // Several sealing runs of a few rows each: seq passes 9 and 99, so ordering by seq as text
+  // (rather than as a number) would break the chain here.
+  for (let batch = 0; batch < 6; batch++) {
+    await insertAuditEvents(k, Array.from({ length: 20 }, (_, i) => event(batch * 20 + i)))
+    await app.auditSealer.sealAll(7)
+  }
+
+  await t.test('Postgres renders exactly the canonical form the reference definition gives, awkward values included', async (t) => {
+    await insertAuditEvents(k, [
+      { ...event(500), verb: 'awkward.test', requestId: 'quote " backslash \\ newline \n tab \t bell \u0007 del \u007f', actorRoles: [], userAgent: 'ünïcödé 🩺 \u2028 line-sep' },
+      { ...event(501), verb: 'awkward.test', requestId: null, actorSub: null, clientIp: null, purposeOfUse: null, breakGlass: true,
+        facilityId: '0b9d2f4e-3c1a-4f47-9a55-6c0e2b7f1d11', detail: JSON.stringify({ z: 1, a: ['x', { ü: 'line\nbreak' }], n: null, f: 1.5e-7 }) },
+    ])
+    const rows = await sealableColumns(k)
+      .select([
+        sql<string>`to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('occurredAt'),
+        'requestId', 'actorSub', 'actorRoles', 'facilityId', 'action', 'verb', 'resourceType', 'resourceId', 'patientId',
+        'outcome', 'purposeOfUse', 'clientIp', 'userAgent', 'breakGlass', sql<string | null>`detail::text`.as('detail'),
+      ])
+      .where('verb', '=', 'awkward.test')
+      .execute()
+    t.equal(rows.length, 2)
+    for (const row of rows) {
+      t.equal(`["7"${row.tail}`, canonical('7', row))
+      t.equal(JSON.parse(`["7"${row.tail}`).length, 18)
+    }
+    await app.auditSealer.sealAll()
+  })
+
+  await t.test('a sealed chain verifies whole, and a checkpoint signs its head', async (t) => {
+    const cp = await app.auditSealer.checkpoint()
+    t.ok(cp)
+    const res = await verify()
+    t.equal(res.ok, true, JSON.stringify(res))
+    t.ok(res.checked >= 120)
+    t.equal(res.head.seq, cp!.seq)
+    t.equal(res.head.hash, cp!.hash.toString('hex'))
+    t.match(res.checkpoint, { seq: cp!.seq, signatureValid: true, chainReaches: true })
+    t.match(await verifyChain(k, { overdueAfterMs: 60_000, pageSize: 7 }), { ok: true, checked: res.checked, head: res.head }, 'small pages agree')
+    t.equal(await app.auditSealer.checkpoint(), undefined, 'no second checkpoint while the head has not moved')
+    const logged = await k.selectFrom('auditEvent').select(['verb', 'action', 'detail']).where('verb', '=', 'audit-chain.verify').execute()
+    t.equal(logged.length, 1, 'the verification is itself audited')
+  })
+
+  await t.test('unsealed events older than the sealing interval are a fault', async (t) => {
+    await asOwnerBypassingTriggers((trx) =>
+      trx.insertInto('auditEvent').values({ ...event(999), occurredAt: new Date(Date.now() - 3_600_000) }).execute(),
+    )
+    const res = await verify(`?from=${encodeURIComponent(new Date(Date.now() - 7_200_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() - 1_800_000).toISOString())}`)
+    t.match(res, { ok: false, unsealedOverdue: 1, checked: 0, reason: 'events older than the sealing interval are unsealed' })
+    await app.auditSealer.sealAll()
+    await app.auditSealer.checkpoint()
+    t.equal((await verify()).ok, true, 'sealed late, it is part of the chain')
+  })
+
+  await t.test('the checkpoints and public key let an auditor check a signature offline', async (t) => {
+    const res = await app.inject({ url: '/audit-events/checkpoints?limit=1', headers: bearer(auditor) })
+    t.equal(res.statusCode, 200, res.body)
+    const { publicKey, items, next } = res.json()
+    t.equal(items.length, 1)
+    const older = await app.inject({ url: `/audit-events/checkpoints?limit=1&cursor=${next}`, headers: bearer(auditor) })
+    t.ok(BigInt(older.json().items[0].seq) < BigInt(items[0].seq), 'newest first, paged')
+    const key = createPublicKey({ key: publicKey.jwk, format: 'jwk' })
+    const cp = items[0]
+    t.equal(cp.message, `patient-access audit checkpoint v1\nseq=${cp.seq}\nhash=${cp.hash}\nsigned_at=${cp.signedAt}`)
+    t.ok(verifySignature(null, Buffer.from(cp.message), key, Buffer.from(cp.signature, 'base64')))
+    t.notOk(verifySignature(null, Buffer.from(cp.message.replace(/seq=\d+/, 'seq=1')), key, Buffer.from(cp.signature, 'base64')))
+    const spki = createPublicKey({ key: Buffer.from(publicKey.spki, 'base64'), format: 'der', type: 'spki' })
+    t.ok(spki.equals(key))
+  })
+
+  await t.test('an event altered behind the triggers is found, and putting it back makes the chain whole again', async (t) => {
+    const id = await idAtSeq(40)
+    await asOwnerBypassingTriggers((trx) => trx.updateTable('auditEvent').set({ verb: 'patient.search' } as never).where('id', '=', id).execute())
+    const res = await verify()
+    t.match(res, { ok: false, firstBrokenSeq: '40', firstBrokenEventId: id, reason: 'content does not match its hash' })
+    t.equal(res.checked, 39)
+    for (const pageSize of [3, 39, 40]) {
+      const paged = await verifyChain(k, { overdueAfterMs: 60_000, pageSize })
+      t.match(paged, { ok: false, firstBrokenSeq: '40', firstBrokenEventId: id, checked: 39, head: { seq: '39' } }, `page size ${pageSize}`)
+    }
+    const ranged = await verify(`?from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)
+    t.match(ranged, { ok: true, checked: 0 }, 'a range after the damage does not include it (the checkpoint still holds)')
+    await asOwnerBypassingTriggers((trx) => trx.updateTable('auditEvent').set({ verb: 'patient.read' } as never).where('id', '=', id).execute())
+    t.equal((await verify()).ok, true)
+  })
+
+  await t.test('a past rewritten and re-hashed by the owner verifies as a chain but not against the signed checkpoint', async (t) => {
+    const id = await idAtSeq(50)
+    const reseal = () => k.transaction().execute(async (trx) => { while ((await sealPendingIn(trx, 1000)) > 0); })
+    await asOwnerBypassingTriggers(async (trx) => {
+      await trx.updateTable('auditEvent').set({ verb: 'patient.search' } as never).where('id', '=', id).execute()
+      await sql`UPDATE audit_event SET seq = NULL, prev_hash = NULL, hash = NULL, sealed_at = NULL WHERE seq >= 50`.execute(trx)
+    })
+    await reseal()
+    const res = await verify()
+    t.match(res, { ok: false, firstBrokenSeq: res.checkpoint.seq, reason: 'the chain no longer matches the latest signed checkpoint' })
+    t.match(res.checkpoint, { signatureValid: true, chainReaches: false })
+    await asOwnerBypassingTriggers(async (trx) => {
+      await trx.updateTable('auditEvent').set({ verb: 'patient.read' } as never).where('id', '=', id).execute()
+      await sql`UPDATE audit_event SET seq = NULL, prev_hash = NULL, hash = NULL, sealed_at = NULL WHERE seq >= 50`.execute(trx)
+    })
+    await reseal()
+    t.equal((await verify()).ok, true, 'the same events sealed in the same order give the same hashes')
+  })
+
+  await t.test('a checkpoint whose signature was tampered with is reported', async (t) => {
+    const cp = await k.selectFrom('auditCheckpoint').selectAll().orderBy('seq', 'desc').executeTakeFirstOrThrow()
+    const forged = Buffer.from(cp.signature)
+    forged[0] ^= 0xff
+    await asOwnerBypassingTriggers((trx) => trx.updateTable('auditCheckpoint').set({ signature: forged }).where('seq', '=', cp.seq).execute())
+    t.match(await verify(), { ok: false, firstBrokenSeq: cp.seq, reason: 'the latest checkpoint signature does not verify', checkpoint: { signatureValid: false } })
+    await asOwnerBypassingTriggers((trx) => trx.updateTable('auditCheckpoint').set({ signature: cp.signature }).where('seq', '=', cp.seq).execute())
+    t.equal((await verify()).ok, true)
+  })
+
+  await t.test('a tail cut off the chain verifies as a chain but is caught by the latest checkpoint', async (t) => {
+    await app.auditSealer.sealAll()
+    const cp = await app.auditSealer.checkpoint()
+    const head = Number(cp!.seq)
+    await asOwnerBypassingTriggers((trx) => trx.deleteFrom('auditEvent').where('seq', '>', String(head - 3)).execute())
+    const res = await verify()
+    t.match(res, { ok: false, firstBrokenSeq: String(head), firstBrokenEventId: null, checked: head - 3 })
+    t.match(res.reason, /chain ends at seq \d+, before the latest signed checkpoint: events were cut off its tail/)
+    t.equal(res.head.seq, String(head - 3))
+  })
+
+  await t.test('an event deleted from the middle behind the triggers is found', async (t) => {
+    await asOwnerBypassingTriggers((trx) => trx.deleteFrom('auditEvent').where('seq', '=', '77').execute())
+    const res = await verify()
+    t.match(res, { ok: false, firstBrokenSeq: '77', firstBrokenEventId: null, reason: 'event with seq 77 is missing', checked: 76 })
+    for (const pageSize of [7, 11, 76, 1000]) {
+      // 77 ends a page of 7, starts a page of 11 + 1 and of 76 + 1: every place a gap can fall.
+      const paged = await verifyChain(k, { overdueAfterMs: 60_000, signer: app.auditSealer.signer, pageSize })
+      t.match(paged, { ok: false, firstBrokenSeq: '77', checked: 76, head: { seq: '76' } }, `page size ${pageSize}`)
+    }
+    const ranged = await verify(`?from=${encodeURIComponent(new Date(0).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)
+    t.match(ranged, { ok: false, firstBrokenSeq: '77' }, 'a range that covers it finds it too')
+  })
+
+  await t.test('the application role cannot update, delete or truncate audit events, yet can append, seal and checkpoint', async (t) => {
+    const asApp = <T>(fn: (trx: typeof k) => Promise<T>) =>
+      k.transaction().execute(async (trx) => {
+        await sql`SET LOCAL ROLE patient_access_app`.execute(trx)
+        return fn(trx)
+      })
+    const id = await idAtSeq(10)
+    await t.rejects(asApp((trx) => trx.updateTable('auditEvent').set({ verb: 'x' } as never).where('id', '=', id).execute()), /permission denied/)
+    await t.rejects(asApp((trx) => trx.deleteFrom('auditEvent').where('id', '=', id).execute()), /permission denied/)
+    await t.rejects(asApp((trx) => sql`TRUNCATE audit_event`.execute(trx)), /permission denied/)
+    await t.rejects(asApp((trx) => sql`TRUNCATE audit_checkpoint`.execute(trx)), /permission denied/)
+    await t.rejects(asApp((trx) => trx.deleteFrom('auditCheckpoint').execute()), /permission denied/)
+    // The sealing columns are granted, but the trigger still refuses to re-seal a sealed row.
+    await t.rejects(asApp((trx) => trx.updateTable('auditEvent').set({ hash: Buffer.alloc(32) }).where('id', '=', id).execute()), /append-only/)
+    const sealed = await asApp(async (trx) => {
+      await insertAuditEvents(trx, [event(1000)])
+      return sealPendingIn(trx as never, 5000)
+    })
+    t.ok(sealed >= 1, 'the app role appends and seals')
+    const row = await k.selectFrom('auditEvent').select('seq').where('requestId', '=', 'chain-1000').executeTakeFirstOrThrow()
+    t.ok(row.seq)
+    const patients = await asApp((trx) => trx.selectFrom('patient').select('id').limit(1).execute())
+    t.ok(Array.isArray(patients), 'the app role reads other tables')
+    const signer = app.auditSealer.signer!
+    await asOwnerBypassingTriggers((trx) => trx.deleteFrom('auditCheckpoint').execute())
+    await asOwnerBypassingTriggers((trx) => trx.deleteFrom('auditEvent').execute())
+    await insertAuditEvents(k, [event(2000), event(2001)])
+    const cp = await asApp(async (trx) => {
+      await sealPendingIn(trx as never, 5000)
+      return writeCheckpoint(trx, signer, 0)
+    })
+    t.match(cp, { seq: '2' }, 'the app role writes checkpoints')
+  })
+})

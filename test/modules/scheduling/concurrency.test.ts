@@ -1,0 +1,54 @@
+import t from 'tap'
+import { bearer, buildTestApp } from '../../helpers/app.ts'
+import { usingPostgres } from '../../helpers/db.ts'
+import { createPatient } from '../../helpers/factories.ts'
+import { clinic, localAt } from './fixtures.ts'
+
+t.test('50 concurrent bookings of overlapping time: exactly one wins, 49 get 409, none 5xx', {
+  skip: usingPostgres() ? false : 'PGlite is one connection: requests run one after another, so concurrency proves nothing there (set TEST_DATABASE_URL)',
+}, async (t) => {
+  const ctx = await buildTestApp(t)
+  const { app, db } = ctx
+  const c = await clinic(db, 'America/New_York', { durationMinutes: 30, bufferAfterMinutes: 10 })
+  const scheduler = await ctx.token('scheduler', [c.facility.id])
+  const patients = await Promise.all(Array.from({ length: 50 }, () => createPatient(db, c.facility.id)))
+
+  const burst = async (startOf: (i: number) => string) => {
+    const responses = await Promise.all(patients.map((p, i) => app.inject({
+      method: 'POST', url: '/appointments', headers: bearer(scheduler),
+      payload: { facilityId: c.facility.id, patientId: p.id, providerId: c.provider.id, appointmentTypeId: c.type.id, start: startOf(i), resourceIds: [c.room.id] },
+    })))
+    const statuses = responses.map((r) => r.statusCode)
+    const conflicts = responses.filter((r) => r.statusCode === 409)
+    return { statuses, winners: responses.filter((r) => r.statusCode === 201), conflicts }
+  }
+
+  for (let round = 0; round < 3; round++) {
+    const same = await burst(() => localAt('America/New_York', 14 + round, '09:00'))
+    t.equal(same.winners.length, 1, `round ${round}: one slot, one winner`)
+    t.equal(same.conflicts.length, 49, `round ${round}: 49 conflicts`)
+    t.ok(same.conflicts.every((r) => r.json().type === 'urn:patient-access:problem:slot-unavailable'))
+    t.notOk(same.statuses.some((s) => s >= 500), 'no 5xx')
+  }
+
+  // Starts 09:00, 09:01, ... 09:49 on another day: every pair within 40 minutes (30 + 10 buffer) overlaps,
+  // so more than one can win only if they are 40+ minutes apart.
+  const shifted = await burst((i) => {
+    const base = Date.parse(localAt('America/New_York', 20, '09:00'))
+    return new Date(base + i * 60_000).toISOString()
+  })
+  t.notOk(shifted.statuses.some((s) => s >= 500), 'no 5xx')
+  const starts = shifted.winners.map((r) => Date.parse(r.json().start)).sort((a, b) => a - b)
+  for (let i = 1; i < starts.length; i++) t.ok(starts[i] - starts[i - 1] >= 40 * 60_000, 'winners never overlap (buffers included)')
+  t.equal(shifted.winners.length + shifted.conflicts.length, 50)
+  t.ok(shifted.winners.length >= 1 && shifted.winners.length <= 2)
+
+  // All fifty shifted within the first 10 minutes: every pair overlaps, exactly one wins.
+  const tight = await burst((i) => new Date(Date.parse(localAt('America/New_York', 21, '09:00')) + (i % 10) * 60_000).toISOString())
+  t.equal(tight.winners.length, 1, 'overlapping shifted times: one winner')
+  t.equal(tight.conflicts.length, 49)
+  t.notOk(tight.statuses.some((s) => s >= 500), 'no 5xx')
+
+  const rows = await db.kysely.selectFrom('reservation').select(['providerId']).where('providerId', '=', c.provider.id).execute()
+  t.equal(rows.length, 3 + shifted.winners.length + 1, 'the table holds exactly the winners')
+})
