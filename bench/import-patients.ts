@@ -18,8 +18,8 @@ import { ensureDatabase } from './lib/database.ts'
  * Batch import of patients against real PostgreSQL, next to a raw COPY of the same rows into the
  * same table in the same run.
  *
- *   npm run import-bench            (tsx bench/import-patients.ts)
- *   BENCH_IMPORT_ROWS=200000 tsx bench/import-patients.ts
+ *   npx tsx bench/import-patients.ts                            (1,000,000 rows)
+ *   BENCH_IMPORT_ROWS=200000 npx tsx bench/import-patients.ts
  *
  * 1. Recreates the bench database BENCH_IMPORT_DATABASE_URL (default pa_bench_import), migrates it,
  *    adds one organisation and facility.

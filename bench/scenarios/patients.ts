@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import { DEMO, DEMO_PATIENTS } from '../../src/cli/seed-data.ts'
 import { defineScenario, type BenchContext } from '../lib/scenario.ts'
@@ -73,14 +74,20 @@ const letters = (n: number) => {
   return s
 }
 
-/** Names made of letters only (the search keys ignore digits), unique per request and run. */
-const newPatient = (runId: string, n: number) => ({
-  facilityId: DEMO.hospitalId,
-  familyName: `Bq${letters(n)}${runId.replace(/[^a-z]/gi, '').slice(0, 6)}`,
-  givenNames: `Zed${letters(n >> 3)}`,
-  birthDate: new Date(Date.UTC(1940, 0, 1) + (n % 25000) * 86400000).toISOString().slice(0, 10),
-  phones: [{ use: 'mobile', number: `+1777${String(n % 10000000).padStart(7, '0')}` }],
-})
+/**
+ * Names made of letters only (the search keys ignore digits); birth date, phone and names shift
+ * with the run, so a create never matches an earlier run's patient (it would be a possible duplicate).
+ */
+const newPatient = (runId: string, n: number) => {
+  const m = n + (parseInt(createHash('sha256').update(runId).digest('hex').slice(0, 8), 16) % 1_000_000)
+  return {
+    facilityId: DEMO.hospitalId,
+    familyName: `Bq${letters(m)}${runId.replace(/[^a-z]/gi, '').slice(0, 6)}`,
+    givenNames: `Zed${letters(m >> 3)}`,
+    birthDate: new Date(Date.UTC(1940, 0, 1) + (m % 25000) * 86400000).toISOString().slice(0, 10),
+    phones: [{ use: 'mobile', number: `+1777${String(m % 10000000).padStart(7, '0')}` }],
+  }
+}
 
 let created = 0
 

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream'
 import type { ValidateFunction } from 'ajv'
 import { sql } from 'kysely'
 import { canActFor, facilityScope } from '../../http/auth.ts'
-import { auditChange, auditRead, type RequestContext } from '../../http/context.ts'
+import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, NotFoundError, ProblemError } from '../../http/errors.ts'
 import { buildValidator } from '../../http/validation.ts'
 import type { ImportKindHandler, RowOutcome } from './import-kind.ts'
@@ -44,7 +44,7 @@ export async function createImport(ctx: RequestContext, handlers: KindHandlers, 
   if (!handlers[body.kind]) {
     throw new BadRequestError(`Imports of ${body.kind} are not available yet`, [{ pointer: '/kind', detail: 'not available' }])
   }
-  return ctx.db.transaction().execute(async (trx) => {
+  return withTransaction(ctx, async (trx) => {
     const facility = await trx.selectFrom('facility').select('organizationId').where('id', '=', body.facilityId).executeTakeFirst()
     if (!facility) throw new NotFoundError('Facility')
     const job = await repo.insertImportJob(trx, { ...body, dryRun: body.dryRun ?? false, allowDuplicates: body.allowDuplicates ?? false }, facility.organizationId, ctx.principal.sub)

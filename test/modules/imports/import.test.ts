@@ -143,6 +143,19 @@ t.test('batch imports', async (t) => {
     t.match(again.job, { unchanged: 2, rejected: 1 })
   })
 
+  await t.test('creating an import with an Idempotency-Key replays the same import', async (t) => {
+    const send = () => app.inject({
+      method: 'POST', url: '/imports', headers: { ...bearer(token), 'idempotency-key': 'import-key-1' },
+      payload: { facilityId: facility.id, kind: 'patients', format: 'csv' },
+    })
+    const first = await send()
+    t.equal(first.statusCode, 201)
+    t.equal(first.headers.location, `/imports/${first.json().id}`)
+    const again = await send()
+    t.equal(again.statusCode, 201)
+    t.equal(again.json().id, first.json().id)
+  })
+
   await t.test('scoped to the facility and to import:write', async (t) => {
     const foreign = await app.inject({ method: 'POST', url: '/imports', headers: bearer(token), payload: { facilityId: other.facility.id, kind: 'patients', format: 'csv' } })
     t.equal(foreign.statusCode, 404)
