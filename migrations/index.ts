@@ -6,6 +6,7 @@ import * as eligibility from './20261127T130000Z-eligibility.ts'
 import * as roi from './20261127T140000Z-roi.ts'
 import * as audit from './20261127T150000Z-audit.ts'
 import * as imports from './20261127T160000Z-imports.ts'
+import * as restrictedRecords from './20261127T170000Z-restricted-records.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -17,4 +18,5 @@ export const migrations = {
   '20261127T140000Z-roi': roi,
   '20261127T150000Z-audit': audit,
   '20261127T160000Z-imports': imports,
+  '20261127T170000Z-restricted-records': restrictedRecords,
 }

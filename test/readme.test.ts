@@ -14,3 +14,10 @@ t.test('the README quick start is the two commands', async (t) => {
   t.match(readme, /npm ci && npm start/)
   t.match(readme, /\nnpm test/)
 })
+
+t.test('the README documents exactly the minimum-necessary field matrix in code', async (t) => {
+  const { fieldAccessMarkdown } = await import('../src/modules/patients/patient.service.ts')
+  const block = /<!-- field-access:start -->\n([\s\S]*?)\n<!-- field-access:end -->/.exec(readme)
+  t.ok(block, 'README has the field-access markers')
+  t.equal(block?.[1], fieldAccessMarkdown())
+})

@@ -890,3 +890,22 @@ export interface ImportBatchTable {
   results: ColumnType<unknown[], string, never>
   committedAt: Stamp
 }
+
+// --- Restricted records (break-the-glass) ---
+
+export type PatientRestriction = 'employee' | 'vip' | 'sensitive'
+
+export interface PatientTable {
+  restriction: ColumnType<PatientRestriction | null, PatientRestriction | null | undefined, PatientRestriction | null>
+}
+
+export interface PatientCareTeamTable {
+  patientId: string
+  userSub: string
+  addedBy: string
+  addedAt: Stamp
+}
+
+export interface Database {
+  patientCareTeam: PatientCareTeamTable
+}

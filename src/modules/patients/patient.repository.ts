@@ -13,6 +13,7 @@ const columns = [
   'patient.guarantor', 'patient.preferredContact', 'patient.smsReminderConsent', 'patient.emailReminderConsent',
   'patient.ssnCipher', 'patient.ssnLast4', 'patient.motherPatientId', 'patient.birthTime', 'patient.multipleBirthOrder',
   'patient.active', 'patient.mergedIntoId', 'patient.mergedAt', 'patient.createdAt', 'patient.updatedAt', 'patient.version',
+  'patient.restriction',
 ] as const
 
 function patients(db: Db) {
@@ -38,7 +39,7 @@ export function findPatientById(db: Db, id: string, facilityIds: string[] | unde
 
 /** Row lock for changes; the caller holds the transaction. */
 export async function lockPatient(trx: Transaction<Database>, id: string, facilityIds: string[] | undefined) {
-  let q = trx.selectFrom('patient').select(['id', 'organizationId', 'version', 'active']).where('id', '=', id).forUpdate()
+  let q = trx.selectFrom('patient').select(['id', 'organizationId', 'version', 'active', 'restriction']).where('id', '=', id).forUpdate()
   if (facilityIds) q = q.where(inScope(facilityIds))
   return q.executeTakeFirst()
 }
@@ -232,5 +233,27 @@ export async function repointReferences(trx: Transaction<Database>, qualifiedTab
 export async function copyFacilityLinks(trx: Transaction<Database>, fromId: string, toId: string) {
   await sql`INSERT INTO patient_facility (patient_id, facility_id)
             SELECT ${toId}, facility_id FROM patient_facility WHERE patient_id = ${fromId}
+            ON CONFLICT DO NOTHING`.execute(trx)
+}
+
+/** Which of these patients the user is on the care team of. */
+export async function careTeamMemberships(db: Db | Transaction<Database>, userSub: string, patientIds: string[]): Promise<Set<string>> {
+  if (patientIds.length === 0) return new Set()
+  const rows = await db.selectFrom('patientCareTeam').select('patientId').where('userSub', '=', userSub).where('patientId', 'in', patientIds).execute()
+  return new Set(rows.map((r) => r.patientId))
+}
+
+export function addCareTeamMember(trx: Transaction<Database>, patientId: string, userSub: string, addedBy: string) {
+  return trx.insertInto('patientCareTeam').values({ patientId, userSub, addedBy }).onConflict((oc) => oc.doNothing()).returning('patientId').executeTakeFirst()
+}
+
+export function removeCareTeamMember(trx: Transaction<Database>, patientId: string, userSub: string) {
+  return trx.deleteFrom('patientCareTeam').where('patientId', '=', patientId).where('userSub', '=', userSub).returning('patientId').executeTakeFirst()
+}
+
+/** Puts the members of one patient's care team on another's (merge). */
+export async function copyCareTeam(trx: Transaction<Database>, fromId: string, toId: string) {
+  await sql`INSERT INTO patient_care_team (patient_id, user_sub, added_by, added_at)
+            SELECT ${toId}, user_sub, added_by, added_at FROM patient_care_team WHERE patient_id = ${fromId}
             ON CONFLICT DO NOTHING`.execute(trx)
 }

@@ -6,10 +6,13 @@ import { decodeCursor, Page } from '../../http/pagination.ts'
 import { IfMatchHeaders, ifMatchVersion, sendVersioned } from '../../http/versioning.ts'
 import { loadPhiKey, phiCrypto } from './phi-crypto.ts'
 import {
+  BreakGlassHeaders,
+  CareTeamParams,
   CreatePatientBodySchema,
   MergePatientBodySchema,
   PatientParams,
   PatientSchema,
+  RestrictedPatientSchema,
   SearchPatientsQuerySchema,
   UpdatePatientBodySchema,
 } from './patient.schemas.ts'
@@ -17,10 +20,15 @@ import * as service from './patient.service.ts'
 
 const tags = ['patients']
 const etag = (b: { version: number }) => ({ etag: `"${b.version}"` })
+const breakGlassReason = (req: { headers: Record<string, unknown> }) => req.headers['x-break-glass-reason'] as string | undefined
+const restrictedNote =
+  ' A restricted record (`restriction` set) is readable only by its care team: others get 403 `restricted-record` unless they send ' +
+  '`X-Break-Glass-Reason`, which allows the access and flags its audit event (breakGlass, purposeOfUse ETREAT) for review.'
 
 export const patientRoutes: FastifyPluginAsync = async (app) => {
   const phi = phiCrypto(loadPhiKey(app.config))
   app.addSchema(PatientSchema)
+  app.addSchema(RestrictedPatientSchema)
   const Patient = Type.Ref('Patient')
 
   app.post<{ Body: Static<typeof CreatePatientBodySchema> }>('/patients', {
@@ -41,31 +49,50 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
       operationId: 'searchPatients', tags, summary: 'Search patients',
       description:
         'By fuzzy name (phonetic and prefix matches of family and first given name, either order; a trigram fallback when nothing else matches), ' +
-        'birth date, MRN, phone, or `identifier=system|value`; criteria combine. Only patients linked to your facilities. Best matches first.',
-      querystring: SearchPatientsQuerySchema,
-      response: { 200: Page(Patient, 'PatientPage'), ...problems(400, 401, 403, 404, 503) },
+        'birth date, MRN, phone, or `identifier=system|value`; criteria combine. Only patients linked to your facilities. Best matches first.' +
+        ' Restricted patients outside your care team appear as `{ id, restricted: true }` unless you send `X-Break-Glass-Reason`.',
+      querystring: SearchPatientsQuerySchema, headers: BreakGlassHeaders,
+      response: { 200: Page(Type.Union([Patient, Type.Ref('RestrictedPatient')]), 'PatientPage'), ...problems(400, 401, 403, 404, 503) },
     },
-  }, (req) => service.searchPatients(req.ctx, phi, req.query, decodeCursor(req.query.cursor, 2)))
+  }, (req) => service.searchPatients(req.ctx, phi, req.query, decodeCursor(req.query.cursor, 2), breakGlassReason(req)))
 
   app.get<{ Params: Static<typeof PatientParams> }>('/patients/:patientId', {
     config: { permission: 'patient:read' },
     schema: {
       operationId: 'getPatient', tags, summary: 'Read a patient',
-      description: 'A merged record is still readable: `active` is false and `mergedIntoId` names the survivor.',
-      params: PatientParams,
+      description: 'A merged record is still readable: `active` is false and `mergedIntoId` names the survivor.' + restrictedNote,
+      params: PatientParams, headers: BreakGlassHeaders,
       response: { 200: Patient, ...problems(400, 401, 403, 404, 503) },
     },
-  }, async (req, reply) => sendVersioned(reply, await service.getPatient(req.ctx, phi, req.params.patientId)))
+  }, async (req, reply) => sendVersioned(reply, await service.getPatient(req.ctx, phi, req.params.patientId, breakGlassReason(req))))
 
   app.patch<{ Params: Static<typeof PatientParams>; Body: Static<typeof UpdatePatientBodySchema> }>('/patients/:patientId', {
     config: { permission: 'patient:write' },
     schema: {
       operationId: 'updatePatient', tags, summary: 'Change demographics',
-      description: 'Fields present replace their values (`identifiers` replaces the list; `ssn: null` removes it). Send If-Match with the ETag you read.',
-      params: PatientParams, headers: IfMatchHeaders, body: UpdatePatientBodySchema,
+      description: 'Fields present replace their values (`identifiers` replaces the list; `ssn: null` removes it). Send If-Match with the ETag you read.' + restrictedNote,
+      params: PatientParams, headers: Type.Object({ ...IfMatchHeaders.properties, ...BreakGlassHeaders.properties }), body: UpdatePatientBodySchema,
       response: { 200: Patient, ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) },
     },
-  }, async (req, reply) => sendVersioned(reply, await service.updatePatient(req.ctx, phi, req.params.patientId, ifMatchVersion(req), req.body)))
+  }, async (req, reply) => sendVersioned(reply, await service.updatePatient(req.ctx, phi, req.params.patientId, ifMatchVersion(req), req.body, breakGlassReason(req))))
+
+  for (const [method, add] of [['PUT', true], ['DELETE', false]] as const) {
+    app.route<{ Params: Static<typeof CareTeamParams> }>({
+      method, url: '/patients/:patientId/care-team/:userSub',
+      config: { permission: 'patient:write' },
+      schema: {
+        operationId: add ? 'addCareTeamMember' : 'removeCareTeamMember', tags,
+        summary: add ? 'Put a user on the care team of a patient' : 'Take a user off the care team of a patient',
+        description: 'The care team reads a restricted record without breaking the glass. Idempotent; audited.',
+        params: CareTeamParams,
+        response: { 204: Type.Null({ description: add ? 'On the care team.' : 'Not on the care team.' }), ...problems(400, 401, 403, 404, 503) },
+      },
+      handler: async (req, reply) => {
+        await service.setCareTeamMember(req.ctx, req.params.patientId, req.params.userSub, add)
+        return reply.code(204).send()
+      },
+    })
+  }
 
   app.post<{ Params: Static<typeof PatientParams>; Body: Static<typeof MergePatientBodySchema> }>('/patients/:patientId/merge', {
     config: { permission: 'patient:merge' },
@@ -73,9 +100,10 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
       operationId: 'mergePatient', tags, summary: 'Merge a duplicate into a surviving record',
       description:
         'In one transaction, every reference to this patient (identifiers, registrations, appointments, coverages, ROI requests...) moves to ' +
-        'the survivor; this record stays readable, inactive, with `mergedIntoId`. Returns the survivor.',
-      params: PatientParams, body: MergePatientBodySchema,
+        'the survivor; this record stays readable, inactive, with `mergedIntoId`. Returns the survivor, which keeps a restriction of the merged ' +
+        'record and gains its care team.' + restrictedNote,
+      params: PatientParams, headers: BreakGlassHeaders, body: MergePatientBodySchema,
       response: { 200: Patient, ...problems(400, 401, 403, 404, 409, 413, 415, 503) },
     },
-  }, async (req, reply) => sendVersioned(reply, await service.mergePatient(req.ctx, phi, req.params.patientId, req.body)))
+  }, async (req, reply) => sendVersioned(reply, await service.mergePatient(req.ctx, phi, req.params.patientId, req.body, breakGlassReason(req))))
 }

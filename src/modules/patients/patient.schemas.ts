@@ -68,6 +68,10 @@ export const IdentifierSchema = Type.Object(
 
 const Ssn = Type.String({ pattern: '^[0-9]{3}-?[0-9]{2}-?[0-9]{4}$', maxLength: 11, description: 'US Social Security number; stored encrypted.' })
 
+export const RestrictionSchema = Type.Union((['employee', 'vip', 'sensitive'] as const).map((v) => Type.Literal(v)), {
+  description: 'Restricted record: readable only by its care team, or by others under a break-the-glass reason (X-Break-Glass-Reason).',
+})
+
 const demographics = {
   familyName: Text(100, 'Family (last) name.'),
   givenNames: Text(200, 'Given names, first name first.'),
@@ -86,6 +90,7 @@ const demographics = {
   guarantor: Type.Optional(Nullable(GuarantorSchema)),
   communication: Type.Optional(CommunicationSchema),
   identifiers: Type.Optional(Type.Array(IdentifierSchema, { maxItems: 20, description: 'External identifiers; on update the list replaces the previous one.' })),
+  restriction: Type.Optional(Nullable(RestrictionSchema)),
 }
 
 export const PatientSchema = Type.Object(
@@ -122,6 +127,8 @@ export const PatientSchema = Type.Object(
     version: Type.Integer({ description: 'Incremented on each change; the ETag carries it.' }),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
+    restriction: Type.Union([RestrictionSchema, Type.Null()]),
+    withheld: Type.Array(Type.String(), { description: 'Field groups your role may not see (minimum necessary); their fields are null or empty.' }),
   },
   {
     $id: 'Patient',
@@ -136,6 +143,7 @@ export const PatientSchema = Type.Object(
       communication: { preferredContact: 'sms', smsReminders: true, emailReminders: false }, ssn: '***-**-6789',
       identifiers: [{ system: 'urn:oid:2.16.840.1.113883.3.1234', value: 'EHR-88213' }], motherPatientId: null, birthTime: null, multipleBirthOrder: null,
       active: true, mergedIntoId: null, mergedAt: null, version: 1, createdAt: '2026-11-27T10:00:00.000Z', updatedAt: '2026-11-27T10:00:00.000Z',
+      restriction: null, withheld: [],
     }],
   },
 )
@@ -202,6 +210,28 @@ export const SearchPatientsQuerySchema = Type.Object(
 export type SearchPatientsQuery = Static<typeof SearchPatientsQuerySchema>
 
 export const PatientParams = Type.Object({ patientId: Id('Patient id.') })
+
+export const CareTeamParams = Type.Object({
+  patientId: Id('Patient id.'),
+  userSub: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\s]+$', description: 'Subject (sub claim) of the user.' }),
+})
+
+/** A restricted patient in search results, seen without care-team membership or break-the-glass. */
+export const RestrictedPatientSchema = Type.Object(
+  {
+    id: Id('Patient id.'),
+    restricted: Type.Literal(true, { description: 'Demographics withheld: read with X-Break-Glass-Reason, or join the care team.' }),
+  },
+  { $id: 'RestrictedPatient', additionalProperties: false, examples: [{ id: '3f1c2b7a-9d84-4e1f-8a6b-2c5d7e9f0a13', restricted: true }] },
+)
+export type RestrictedPatient = Static<typeof RestrictedPatientSchema>
+
+export const BreakGlassHeaders = Type.Object({
+  'x-break-glass-reason': Type.Optional(Type.String({
+    minLength: 1, maxLength: 500, pattern: '\\S',
+    description: 'Break-the-glass: why you must read a restricted record outside its care team. Access is allowed, audited with breakGlass=true and purposeOfUse ETREAT, and listed at GET /audit-events?breakGlass=true for review.',
+  })),
+})
 
 export interface DuplicateCandidate {
   id: string

@@ -2,12 +2,13 @@ import type { Transaction } from 'kysely'
 import type { Database, NewPatient, PatientUpdate } from '../../db/database.ts'
 import { canActFor, facilityScope, type Principal } from '../../http/auth.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
-import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
+import { ROLES, type Permission } from '../../http/permissions.ts'
 import { encodeCursor } from '../../http/pagination.ts'
 import { luhnValid } from '../../lib/identifiers.ts'
 import type { PhiCrypto } from './phi-crypto.ts'
 import * as repo from './patient.repository.ts'
-import type { CreatePatientBody, DuplicateCandidate, MergePatientBody, Patient, SearchPatientsQuery, UpdatePatientBody } from './patient.schemas.ts'
+import type { CreatePatientBody, DuplicateCandidate, MergePatientBody, Patient, RestrictedPatient, SearchPatientsQuery, UpdatePatientBody } from './patient.schemas.ts'
 
 /** Identifier system under which a merged record's MRN is kept on the survivor. */
 export const MERGED_MRN_SYSTEM = 'urn:patient-access:merged-mrn'
@@ -16,11 +17,72 @@ export const DUPLICATE_THRESHOLD = 0.6
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null)
 
+/**
+ * Minimum necessary: the one table of which permissions see which field groups of a patient.
+ * Identity (id, MRN, names, birth date, sex, identifiers, facility links, record status) goes
+ * to every patient:read role: it is what finding the right patient needs. A group a caller's
+ * permissions do not reach is withheld (null or empty) and named in `withheld`.
+ */
+export const FIELD_ACCESS = {
+  contact: {
+    fields: ['address', 'phones', 'email', 'communication'],
+    permissions: ['patient:read'],
+    why: 'Every patient:read role contacts patients: schedulers send reminders and reschedule, eligibility specialists match the subscriber address.',
+  },
+  emergencyContacts: {
+    fields: ['emergencyContacts'],
+    permissions: ['patient:write', 'roi:read'],
+    why: 'Collected and kept current at registration; scheduling and eligibility work never needs third parties.',
+  },
+  guarantor: {
+    fields: ['guarantor'],
+    permissions: ['patient:write', 'eligibility:read', 'roi:read'],
+    why: 'Financial responsibility: registration, eligibility checks and estimates; schedulers do not need it.',
+  },
+  ssnLast4: {
+    fields: ['ssn (masked ***-**-1234)'],
+    permissions: ['patient:write', 'eligibility:read', 'patient:merge', 'roi:read'],
+    why: 'Identity verification at the desk, payer matching and duplicate review; a scheduler gets null.',
+  },
+  ssnFull: {
+    fields: ['ssn (full)'],
+    permissions: ['patient:read-ssn'],
+    why: 'Only release of information needs the full number.',
+  },
+} as const satisfies Record<string, { fields: readonly string[]; permissions: readonly Permission[]; why: string }>
+
+export type FieldGroup = keyof typeof FIELD_ACCESS
+
+export const sees = (principal: Principal, group: FieldGroup) => FIELD_ACCESS[group].permissions.some((p) => principal.permissions.has(p))
+
+/** The matrix as a markdown table (roles x field groups), for README. */
+export function fieldAccessMarkdown(): string {
+  const groups = Object.keys(FIELD_ACCESS) as FieldGroup[]
+  const lines = [
+    `| Role | identity | ${groups.join(' | ')} |`,
+    `|---|---|${groups.map(() => '---').join('|')}|`,
+  ]
+  for (const [role, perms] of Object.entries(ROLES)) {
+    const has = new Set<string>(perms)
+    if (!has.has('patient:read')) continue
+    lines.push(`| ${role} | yes | ${groups.map((g) => (FIELD_ACCESS[g].permissions.some((p) => has.has(p)) ? 'yes' : 'no')).join(' | ')} |`)
+  }
+  lines.push('', '| Field group | Fields | Permissions | Why |', '|---|---|---|---|')
+  lines.push('| identity | id, MRN, names, birth date, sex, gender identity, language, marital status, identifiers, facility links, record status, restriction | patient:read | Every role must find and tell apart the right patient. |')
+  for (const g of groups) lines.push(`| ${g} | ${FIELD_ACCESS[g].fields.join(', ')} | ${FIELD_ACCESS[g].permissions.join(', ')} | ${FIELD_ACCESS[g].why} |`)
+  return lines.join('\n')
+}
+
+/** Rows to contract shape, with the field groups the caller's permissions do not reach withheld. */
 export function toPatient(row: repo.PatientRecord, principal: Principal, phi: PhiCrypto): Patient {
+  const show = (g: FieldGroup) => sees(principal, g)
+  const withheld = (Object.keys(FIELD_ACCESS) as FieldGroup[]).filter((g) => !show(g) && !(g === 'ssnLast4' && show('ssnFull')))
   let ssn: string | null = null
   if (row.ssnCipher) {
-    ssn = principal.permissions.has('patient:read-ssn') ? formatSsn(phi.decrypt(row.ssnCipher)) : `***-**-${row.ssnLast4}`
+    if (show('ssnFull')) ssn = formatSsn(phi.decrypt(row.ssnCipher))
+    else if (show('ssnLast4')) ssn = `***-**-${row.ssnLast4}`
   }
+  const contact = show('contact')
   return {
     id: row.id,
     organizationId: row.organizationId,
@@ -37,15 +99,15 @@ export function toPatient(row: repo.PatientRecord, principal: Principal, phi: Ph
     genderIdentity: row.genderIdentity,
     language: row.language,
     maritalStatus: row.maritalStatus as Patient['maritalStatus'],
-    address: row.address as Patient['address'],
-    phones: row.phones as Patient['phones'],
-    email: row.email,
-    emergencyContacts: row.emergencyContacts as Patient['emergencyContacts'],
-    guarantor: row.guarantor as Patient['guarantor'],
+    address: contact ? (row.address as Patient['address']) : null,
+    phones: contact ? (row.phones as Patient['phones']) : [],
+    email: contact ? row.email : null,
+    emergencyContacts: show('emergencyContacts') ? (row.emergencyContacts as Patient['emergencyContacts']) : [],
+    guarantor: show('guarantor') ? (row.guarantor as Patient['guarantor']) : null,
     communication: {
-      preferredContact: row.preferredContact as Patient['communication']['preferredContact'],
-      smsReminders: row.smsReminderConsent,
-      emailReminders: row.emailReminderConsent,
+      preferredContact: contact ? (row.preferredContact as Patient['communication']['preferredContact']) : null,
+      smsReminders: contact && row.smsReminderConsent,
+      emailReminders: contact && row.emailReminderConsent,
     },
     ssn,
     identifiers: row.identifiers,
@@ -58,8 +120,39 @@ export function toPatient(row: repo.PatientRecord, principal: Principal, phi: Ph
     version: row.version,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+    restriction: row.restriction,
+    withheld,
   }
 }
+
+/** Purpose of use recorded for a break-the-glass access: emergency treatment. */
+export const BREAK_GLASS_PURPOSE = 'ETREAT'
+
+/**
+ * Restricted records, the one check every patient read path goes through. For each row: 'open'
+ * (not restricted, or the caller is on its care team), 'break-glass' (restricted, and the request
+ * carries a reason), or 'restricted' (the caller must not see it). Also gives the context its
+ * audit events are written with: purposeOfUse ETREAT under break-the-glass.
+ */
+export async function restrictedAccess(
+  ctx: RequestContext,
+  db: RequestContext['db'] | Transaction<Database>,
+  rows: { id: string; restriction: string | null }[],
+  breakGlassReason: string | undefined,
+) {
+  const restricted = rows.filter((r) => r.restriction !== null).map((r) => r.id)
+  const member = await repo.careTeamMemberships(db, ctx.principal.sub, restricted)
+  const access = new Map<string, 'open' | 'break-glass' | 'restricted'>()
+  for (const r of rows) access.set(r.id, r.restriction === null || member.has(r.id) ? 'open' : breakGlassReason ? 'break-glass' : 'restricted')
+  const audit = (id: string | null): { ctx: RequestContext; breakGlass?: boolean; detail?: Record<string, unknown> } =>
+    id && access.get(id) === 'break-glass'
+      ? { ctx: { ...ctx, purposeOfUse: BREAK_GLASS_PURPOSE }, breakGlass: true, detail: { breakGlassReason } }
+      : { ctx }
+  return { access, audit }
+}
+
+const restrictedRecord = () =>
+  new ForbiddenError('This record is restricted to its care team; send X-Break-Glass-Reason to access it', 'restricted-record')
 
 const ssnDigits = (ssn: string) => ssn.replace(/-/g, '')
 const formatSsn = (digits: string) => `${digits.slice(0, 3)}-${digits.slice(3, 5)}-${digits.slice(5)}`
@@ -90,7 +183,7 @@ function checkIdentifiers(identifiers: { system: string }[] | undefined) {
 /** Demographic columns from a create or update body (only the fields present). */
 function demographicColumns(body: Partial<Omit<CreatePatientBody, 'ssn'>> & { ssn?: string | null }, phi: PhiCrypto): PatientUpdate {
   const c: PatientUpdate = {}
-  const direct = ['familyName', 'givenNames', 'prefix', 'suffix', 'preferredName', 'birthDate', 'administrativeSex', 'genderIdentity', 'language', 'maritalStatus', 'email'] as const
+  const direct = ['familyName', 'givenNames', 'prefix', 'suffix', 'preferredName', 'birthDate', 'administrativeSex', 'genderIdentity', 'language', 'maritalStatus', 'email', 'restriction'] as const
   for (const k of direct) if (body[k] !== undefined) (c as Record<string, unknown>)[k] = body[k]
   if (body.address !== undefined) c.address = body.address === null ? null : JSON.stringify(body.address)
   if (body.phones !== undefined) {
@@ -208,17 +301,27 @@ export async function createPatient(ctx: RequestContext, phi: PhiCrypto, body: C
   })
 }
 
-export async function getPatient(ctx: RequestContext, phi: PhiCrypto, id: string): Promise<Patient> {
+export async function getPatient(ctx: RequestContext, phi: PhiCrypto, id: string, breakGlassReason?: string): Promise<Patient> {
   const row = await repo.findPatientById(ctx.db, id, facilityScope(ctx.principal))
   if (!row) throw new NotFoundError('Patient')
-  await auditRead(ctx, {
-    verb: 'patient.read', resourceType: 'patient', resourceId: id, patientId: id, facilityId: accessFacility(ctx.principal, row),
-    detail: row.ssnCipher && ctx.principal.permissions.has('patient:read-ssn') ? { ssnDisclosed: true } : undefined,
+  const { access, audit } = await restrictedAccess(ctx, ctx.db, [row], breakGlassReason)
+  const facilityId = accessFacility(ctx.principal, row)
+  if (access.get(id) === 'restricted') {
+    await auditRead(ctx, { verb: 'patient.read', resourceType: 'patient', resourceId: id, patientId: id, facilityId, outcome: 'denied', detail: { restricted: true } })
+    throw restrictedRecord()
+  }
+  const a = audit(id)
+  const ssnDisclosed = row.ssnCipher && sees(ctx.principal, 'ssnFull') ? { ssnDisclosed: true } : undefined
+  await auditRead(a.ctx, {
+    verb: 'patient.read', resourceType: 'patient', resourceId: id, patientId: id, facilityId,
+    breakGlass: a.breakGlass, detail: ssnDisclosed || a.detail ? { ...ssnDisclosed, ...a.detail } : undefined,
   })
   return toPatient(row, ctx.principal, phi)
 }
 
-export function updatePatient(ctx: RequestContext, phi: PhiCrypto, id: string, expectedVersion: number | undefined, body: UpdatePatientBody): Promise<Patient> {
+export function updatePatient(
+  ctx: RequestContext, phi: PhiCrypto, id: string, expectedVersion: number | undefined, body: UpdatePatientBody, breakGlassReason?: string,
+): Promise<Patient> {
   checkBirthDate(body.birthDate)
   checkIdentifiers(body.identifiers)
   return withTransaction(ctx, async (trx) => {
@@ -227,6 +330,8 @@ export function updatePatient(ctx: RequestContext, phi: PhiCrypto, id: string, e
     if (!locked) throw new NotFoundError('Patient')
     if (expectedVersion !== undefined && locked.version !== expectedVersion) throw new PreconditionFailedError()
     if (!locked.active) throw new ConflictError('patient-merged', 'This patient was merged into another record; change the surviving record')
+    const { access, audit } = await restrictedAccess(ctx, trx, [locked], breakGlassReason)
+    if (access.get(id) === 'restricted') throw restrictedRecord()
     const { identifiers, ...rest } = body
     try {
       await repo.updatePatient(trx, id, demographicColumns(rest, phi))
@@ -235,9 +340,10 @@ export function updatePatient(ctx: RequestContext, phi: PhiCrypto, id: string, e
       throw identifierConflict(err)
     }
     const patient = await readPatient(ctx, trx, id, phi)
-    await auditChange(trx, ctx, {
+    const a = audit(id)
+    await auditChange(trx, a.ctx, {
       action: 'update', verb: 'patient.update', resourceType: 'patient', resourceId: id, patientId: id,
-      facilityId: accessFacility(ctx.principal, patient), detail: { fields: Object.keys(body) },
+      facilityId: accessFacility(ctx.principal, patient), breakGlass: a.breakGlass, detail: { fields: Object.keys(body), ...a.detail },
     })
     return patient
   })
@@ -261,7 +367,7 @@ export function parseName(name: string): { family: string; given: string | null;
  * the same as for single reads; a search that returns nothing records one event without a patient.
  * Criteria names, never values, go in the detail.
  */
-export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: SearchPatientsQuery, cursor: (string | number)[] | undefined) {
+export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: SearchPatientsQuery, cursor: (string | number)[] | undefined, breakGlassReason?: string) {
   const limit = q.limit ?? 25
   const criteria = (['name', 'birthDate', 'mrn', 'phone', 'identifier'] as const).filter((c) => q[c] !== undefined)
   if (criteria.length === 0) {
@@ -286,14 +392,21 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
   const more = rows.length > limit
   const page = more ? rows.slice(0, limit) : rows
   const detail = { criteria, returned: page.length }
+  const { access, audit } = await restrictedAccess(ctx, ctx.db, page, breakGlassReason)
   if (page.length === 0) await auditRead(ctx, { verb: 'patient.search', resourceType: 'patient', detail })
   else {
-    await Promise.all(page.map((r) => auditRead(ctx, {
-      verb: 'patient.search', resourceType: 'patient', resourceId: r.id, patientId: r.id, facilityId: accessFacility(ctx.principal, r), detail,
-    })))
+    // A restricted patient shown only as its id is still audited: the search revealed that it matched.
+    await Promise.all(page.map((r) => {
+      const a = audit(r.id)
+      return auditRead(a.ctx, {
+        verb: 'patient.search', resourceType: 'patient', resourceId: r.id, patientId: r.id, facilityId: accessFacility(ctx.principal, r),
+        breakGlass: a.breakGlass, detail: { ...detail, ...a.detail, ...(access.get(r.id) === 'restricted' ? { restricted: true } : {}) },
+      })
+    }))
   }
   const last = page[page.length - 1]
-  return { items: page.map((r) => toPatient(r, ctx.principal, phi)), next: more ? encodeCursor([last.rank, last.id]) : null }
+  const items = page.map((r): Patient | RestrictedPatient => (access.get(r.id) === 'restricted' ? { id: r.id, restricted: true } : toPatient(r, ctx.principal, phi)))
+  return { items, next: more ? encodeCursor([last.rank, last.id]) : null }
 }
 
 /**
@@ -303,7 +416,7 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
  * its facility links (so it stays readable), becomes inactive and names the survivor; its MRN is
  * kept on the survivor as an identifier. Records earlier merged into it now name the survivor.
  */
-export function mergePatient(ctx: RequestContext, phi: PhiCrypto, id: string, body: MergePatientBody): Promise<Patient> {
+export function mergePatient(ctx: RequestContext, phi: PhiCrypto, id: string, body: MergePatientBody, breakGlassReason?: string): Promise<Patient> {
   if (id === body.survivorId) throw new BadRequestError('A patient cannot be merged into itself', [{ pointer: '/survivorId', detail: 'same as the merged patient' }])
   return withTransaction(ctx, async (trx) => {
     const scope = facilityScope(ctx.principal)
@@ -317,11 +430,14 @@ export function mergePatient(ctx: RequestContext, phi: PhiCrypto, id: string, bo
     if (!survivor || survivor.id !== body.survivorId) throw new NotFoundError('Survivor patient')
     if (!merged.active || !survivor.active) throw new ConflictError('patient-merged', 'One of the patients was already merged into another record')
     if (merged.organizationId !== survivor.organizationId) throw new ConflictError('different-organization', 'Patients of different organisations cannot be merged')
+    const { access, audit } = await restrictedAccess(ctx, trx, [merged, survivor], breakGlassReason)
+    if (access.get(id) === 'restricted' || access.get(body.survivorId) === 'restricted') throw restrictedRecord()
 
     const moved: Record<string, number> = {}
     for (const ref of await repo.patientReferences(trx)) {
       // The merge link itself and the facility links (copied below, kept on the merged record) stay.
-      if ((ref.tableName === 'patient' && ref.columnName === 'merged_into_id') || ref.tableName === 'patient_facility') continue
+      // Care teams are united below, like facility links: one user on both teams is no conflict.
+      if ((ref.tableName === 'patient' && ref.columnName === 'merged_into_id') || ref.tableName === 'patient_facility' || ref.tableName === 'patient_care_team') continue
       const n = await repo.repointReferences(trx, ref.qualified, ref.columnName, id, body.survivorId).catch((err: { code?: string }) => {
         // A unique or exclusion constraint of that table (two active primary coverages, overlapping
         // appointments...): the records must be reconciled before the merge.
@@ -337,13 +453,37 @@ export function mergePatient(ctx: RequestContext, phi: PhiCrypto, id: string, bo
     await trx.insertInto('patientIdentifier').values({ organizationId: merged.organizationId, patientId: body.survivorId, system: MERGED_MRN_SYSTEM, value: mergedRow.mrn }).execute()
     await trx.updateTable('patient').set({ mergedIntoId: body.survivorId }).where('mergedIntoId', '=', id).execute()
     await repo.updatePatient(trx, id, { active: false, mergedIntoId: body.survivorId, mergedAt: new Date() })
-    await repo.updatePatient(trx, body.survivorId, {})
+    await repo.copyCareTeam(trx, id, body.survivorId)
+    // The survivor is the same person: it keeps the merged record's restriction if it had none.
+    await repo.updatePatient(trx, body.survivorId, survivor.restriction === null && merged.restriction !== null ? { restriction: merged.restriction } : {})
 
     const result = await readPatient(ctx, trx, body.survivorId, phi)
     const facilityId = accessFacility(ctx.principal, result)
     const detail = { mergedId: id, survivorId: body.survivorId, reason: body.reason, moved }
-    await auditChange(trx, ctx, { action: 'update', verb: 'patient.merge', resourceType: 'patient', resourceId: id, patientId: id, facilityId, detail })
-    await auditChange(trx, ctx, { action: 'update', verb: 'patient.merge', resourceType: 'patient', resourceId: body.survivorId, patientId: body.survivorId, facilityId, detail })
+    for (const pid of [id, body.survivorId]) {
+      const a = audit(pid)
+      await auditChange(trx, a.ctx, {
+        action: 'update', verb: 'patient.merge', resourceType: 'patient', resourceId: pid, patientId: pid, facilityId, breakGlass: a.breakGlass, detail: { ...detail, ...a.detail },
+      })
+    }
     return result
+  })
+}
+
+/**
+ * Adds (add=true) or removes a user from a patient's care team: the users who read a restricted
+ * record without breaking the glass. Idempotent; audited with the member's sub in the detail.
+ */
+export function setCareTeamMember(ctx: RequestContext, patientId: string, userSub: string, add: boolean): Promise<void> {
+  return withTransaction(ctx, async (trx) => {
+    const locked = await repo.lockPatient(trx, patientId, facilityScope(ctx.principal))
+    if (!locked) throw new NotFoundError('Patient')
+    const changed = add ? await repo.addCareTeamMember(trx, patientId, userSub, ctx.principal.sub) : await repo.removeCareTeamMember(trx, patientId, userSub)
+    if (!changed) return
+    const row = await repo.findPatientById(trx, patientId, undefined)
+    await auditChange(trx, ctx, {
+      action: 'update', verb: add ? 'patient.care-team.add' : 'patient.care-team.remove', resourceType: 'patient', resourceId: patientId,
+      patientId, facilityId: accessFacility(ctx.principal, row!), detail: { userSub },
+    })
   })
 }
