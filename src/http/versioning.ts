@@ -23,3 +23,6 @@ export function ifMatchVersion(req: FastifyRequest): number | undefined {
 export function sendVersioned<T extends { version: number }>(reply: FastifyReply, body: T, status = 200) {
   return reply.code(status).header('etag', etagOf(body.version)).send(body)
 }
+
+/** Response headers for a created versioned resource (with `idempotent`). */
+export const etagHeader = (body: { version: number }) => ({ etag: etagOf(body.version) })

@@ -20,9 +20,9 @@ import {
 } from './eligibility.schemas.ts'
 import { httpGateway } from './http-gateway.ts'
 import { sandboxGateway } from './sandbox-gateway.ts'
+import { etagHeader as etag } from '../../http/versioning.ts'
 
 const tags = ['eligibility']
-const etag = (b: { version: number }) => ({ etag: `"${b.version}"` })
 const DateQuery = Type.String({ format: 'date' })
 
 /** The gateway and limits from config; ELIGIBILITY_GATEWAY picks the clearinghouse. */

@@ -16,9 +16,9 @@ import {
   UpdateOrganizationBodySchema,
 } from './organization.schemas.ts'
 import * as service from './organization.service.ts'
+import { etagHeader as etag } from '../../http/versioning.ts'
 
 const tags = ['organizations']
-const etag = (b: { version: number }) => ({ etag: `"${b.version}"` })
 
 export const organizationRoutes: FastifyPluginAsync = async (app) => {
   app.addSchema(OrganizationSchema)

@@ -17,9 +17,9 @@ import {
   UpdatePatientBodySchema,
 } from './patient.schemas.ts'
 import * as service from './patient.service.ts'
+import { etagHeader as etag } from '../../http/versioning.ts'
 
 const tags = ['patients']
-const etag = (b: { version: number }) => ({ etag: `"${b.version}"` })
 const breakGlassReason = (req: { headers: Record<string, unknown> }) => req.headers['x-break-glass-reason'] as string | undefined
 const restrictedNote =
   ' A restricted record (`restriction` set) is readable only by its care team: others get 403 `restricted-record` unless they send ' +

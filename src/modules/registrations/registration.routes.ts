@@ -24,9 +24,9 @@ import {
   RegistrationSchema,
 } from './registration.schemas.ts'
 import * as service from './registration.service.ts'
+import { etagHeader as etag } from '../../http/versioning.ts'
 
 const tags = ['registrations']
-const etag = (b: { version: number }) => ({ etag: `"${b.version}"` })
 type ById = { Params: Static<typeof RegistrationParams> }
 
 export const registrationRoutes: FastifyPluginAsync = async (app) => {

@@ -17,9 +17,9 @@ import {
   RoiRequestListQuery,
   TransitionBodySchema,
 } from './roi.schemas.ts'
+import { etagHeader as etag } from '../../http/versioning.ts'
 
 const tags = ['release-of-information']
-const etag = (b: { version: number }) => ({ etag: `"${b.version}"` })
 type ReqParams = Static<typeof RequestParams>
 
 export const roiRequestRoutes: FastifyPluginAsync = async (app) => {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { Type, type TSchema } from '@sinclair/typebox'
 import { problems } from '../../http/errors.ts'
 import { idempotent, IdempotencyHeaders } from '../../http/idempotency.ts'
-import { IfMatchHeaders, ifMatchVersion, sendVersioned } from '../../http/versioning.ts'
+import { etagHeader, IfMatchHeaders, ifMatchVersion, sendVersioned } from '../../http/versioning.ts'
 import * as booking from './booking.service.ts'
 import * as reference from './reference.service.ts'
 import * as referrals from './referral.service.ts'
@@ -152,7 +152,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       description: 'Exactly one of any number of concurrent requests for overlapping time wins; the others get 409 slot-unavailable. ' +
         'overbookReason books over occupied time and needs scheduling:overbook.',
       headers: IdempotencyHeaders, body: S.BookAppointmentBodySchema, response: { 201: ref('Appointment'), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) } },
-  }, (req, reply) => idempotent(req, reply, 201, (ctx) => booking.bookAppointment(ctx, req.body), (b) => ({ etag: `"${b.version}"`, location: `/appointments/${b.id}` })))
+  }, (req, reply) => idempotent(req, reply, 201, (ctx) => booking.bookAppointment(ctx, req.body), (b) => ({ ...etagHeader(b), location: `/appointments/${b.id}` })))
 
   app.get<{ Querystring: { facilityId: string; patientId: string } }>('/appointments', {
     config: read,
