@@ -8,6 +8,7 @@ import { auditChange, auditRead, withTransaction, type RequestContext } from '..
 import { BadRequestError, ConflictError, NotFoundError, ProblemError, UnprocessableError } from '../../http/errors.ts'
 import { toPage } from '../../http/pagination.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
+import { localDate } from '../scheduling/availability.ts'
 import { coverageAccess, patientAccess } from './coverage.service.ts'
 import { GatewayError, type EligibilityGateway } from './gateway.ts'
 import * as repo from './eligibility.repository.ts'
@@ -25,7 +26,6 @@ export interface EligibilityRuntime {
   senderId: string
   limits: X12Limits
   batchConcurrency: number
-  maxCheckAgeDays: number
 }
 
 export interface CheckInput {
@@ -51,7 +51,6 @@ export class CheckFault extends Error {
   }
 }
 
-const todayIn = (timeZone: string) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date())
 
 export async function appointmentTableExists(db: Kysely<Database>): Promise<boolean> {
   const { rows } = await sql<{ t: string | null }>`SELECT to_regclass('appointment')::text AS t`.execute(db)
@@ -105,7 +104,7 @@ export async function createCheck(ctx: RequestContext, rt: EligibilityRuntime, i
     if (!appointment || appointment.patientId !== patient.id || !canActFor(ctx.principal, appointment.facilityId)) throw new NotFoundError('Appointment')
     dateOfService ??= appointment.dateOfService
   }
-  dateOfService ??= todayIn(facility.timeZone)
+  dateOfService ??= localDate(Date.now(), facility.timeZone)
   if (coverage.status !== 'active') throw new ConflictError('coverage-not-active', 'The coverage is cancelled or entered in error')
 
   const inquiry = coverage
@@ -213,12 +212,37 @@ export async function listChecksOfCoverage(ctx: RequestContext, coverageId: stri
 /**
  * For check-in: the newest complete check of this coverage for this date of service, completed
  * no earlier than `maxAgeDays` days before it (0: on the day of service itself); undefined means
- * a new check is needed. The caller audits its own read.
+ * a new check is needed. With `checkId`, whether that one check is usable. The caller audits its own read.
  */
-export async function latestUsableCheck(db: Kysely<Database>, coverageId: string, dateOfService: string, maxAgeDays = 0) {
+export async function latestUsableCheck(db: Kysely<Database>, coverageId: string, dateOfService: string, maxAgeDays = 0, checkId?: string) {
   const notBefore = new Date(Date.parse(`${dateOfService}T00:00:00Z`) - maxAgeDays * 86_400_000).toISOString().slice(0, 10)
-  const row = await repo.findLatestCompleteCheck(db, coverageId, dateOfService, notBefore)
+  const row = await repo.findLatestCompleteCheck(db, coverageId, dateOfService, notBefore, checkId)
   return row ? toCheck(row) : undefined
+}
+
+/**
+ * Eligibility at check-in. A patient with no coverage in force on the day of service is self-pay:
+ * nothing is required. Otherwise a usable check of the first coverage in force (primary before
+ * secondary) is required: the one named, which must be the patient's, complete and fresh (else 422
+ * `eligibility-check-stale`: run a new one), or the newest usable one on file. `checkId` null with
+ * `required` true means the `eligibility` item is missing.
+ */
+export async function eligibilityAtCheckIn(db: Kysely<Database>, patientId: string, dateOfService: string, maxAgeDays: number, checkId?: string): Promise<{ required: boolean; checkId: string | null }> {
+  const named = checkId ? await repo.findCheckById(db, checkId) : undefined
+  if (checkId && (!named || named.patientId !== patientId)) {
+    throw new UnprocessableError('unknown-eligibility-check', "The eligibility check does not exist or is not this patient's")
+  }
+  const [coverage] = await repo.coveragesInForce(db, patientId, dateOfService)
+  if (named) {
+    const usable = await latestUsableCheck(db, named.coverageId, dateOfService, maxAgeDays, named.id)
+    if (!usable) {
+      throw new UnprocessableError('eligibility-check-stale',
+        `The eligibility check is not usable for a visit on ${dateOfService}: it must be complete, for that date of service, and made ${maxAgeDays === 0 ? 'on that day' : `at most ${maxAgeDays} day(s) before it`}; run a new check`)
+    }
+    return { required: coverage !== undefined, checkId: usable.id }
+  }
+  if (!coverage) return { required: false, checkId: null }
+  return { required: true, checkId: (await latestUsableCheck(db, coverage.id, dateOfService, maxAgeDays))?.id ?? null }
 }
 
 // ---- batches -----------------------------------------------------------------------------

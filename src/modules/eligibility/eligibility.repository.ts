@@ -75,11 +75,17 @@ export const deleteParticipation = (db: Db, networkId: string, npi: string) =>
   db.deleteFrom('providerNetwork').where('networkId', '=', networkId).where('npi', '=', npi).executeTakeFirst()
 
 /** Providers in a network; with `onDate`, only those participating that day. */
-export function listNetworkProviders(db: Db, networkId: string, onDate: string | undefined, cursor: (string | number)[] | undefined, limit: number) {
-  let q = db.selectFrom('providerNetwork').selectAll().where('networkId', '=', networkId).orderBy('npi').limit(limit + 1)
+/** A network's participations (in force on onDate when given): the plan's list below, and scheduling's in-network provider filter. */
+export function networkProvidersQuery(db: Db, networkId: string, onDate: string | undefined) {
+  let q = db.selectFrom('providerNetwork').where('networkId', '=', networkId)
   if (onDate) {
     q = q.where('effectiveFrom', '<=', onDate).where((eb) => eb.or([eb('effectiveTo', 'is', null), eb('effectiveTo', '>=', onDate)]))
   }
+  return q
+}
+
+export function listNetworkProviders(db: Db, networkId: string, onDate: string | undefined, cursor: (string | number)[] | undefined, limit: number) {
+  let q = networkProvidersQuery(db, networkId, onDate).selectAll().orderBy('npi').limit(limit + 1)
   if (cursor) q = q.where('npi', '>', String(cursor[0]))
   return q.execute()
 }
@@ -180,12 +186,20 @@ export function listChecksOfCoverage(db: Db, coverageId: string, cursor: (string
 }
 
 /** The newest complete check for this coverage and date of service, completed on or after `notBefore`. */
-export const findLatestCompleteCheck = (db: Db, coverageId: string, dateOfService: string | undefined, notBefore: string | undefined) => {
+export const findLatestCompleteCheck = (db: Db, coverageId: string, dateOfService: string | undefined, notBefore: string | undefined, checkId?: string) => {
   let q = db.selectFrom('eligibilityCheck').selectAll().where('coverageId', '=', coverageId).where('status', '=', 'complete')
+  if (checkId) q = q.where('id', '=', checkId)
   if (dateOfService) q = q.where('dateOfService', '=', dateOfService)
   if (notBefore) q = q.where('completedAt', '>=', sql<Date>`${notBefore}::date`)
   return q.orderBy('completedAt', 'desc').limit(1).executeTakeFirst()
 }
+
+/** The patient's active coverages in force on a date, primary first. */
+export const coveragesInForce = (db: Db, patientId: string, date: string) =>
+  db.selectFrom('coverage').select(['id', 'priority']).where('patientId', '=', patientId).where('status', '=', 'active')
+    .where('effectiveFrom', '<=', sql<string>`${date}::date`)
+    .where((eb) => eb.or([eb('effectiveTo', 'is', null), eb('effectiveTo', '>=', sql<string>`${date}::date`)]))
+    .orderBy(sql`array_position(array['primary','secondary','tertiary'], priority)`).execute()
 
 // ---- batches -----------------------------------------------------------------------------
 

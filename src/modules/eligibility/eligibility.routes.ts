@@ -44,7 +44,7 @@ export function eligibilityRuntime(config: Config): checks.EligibilityRuntime {
   }
   return {
     gateway, limits, timeoutMs: config.ELIGIBILITY_TIMEOUT_MS, senderId: config.ELIGIBILITY_SUBMITTER_ID,
-    batchConcurrency: config.ELIGIBILITY_BATCH_CONCURRENCY, maxCheckAgeDays: config.ELIGIBILITY_MAX_CHECK_AGE_DAYS,
+    batchConcurrency: config.ELIGIBILITY_BATCH_CONCURRENCY,
   }
 }
 

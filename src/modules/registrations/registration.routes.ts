@@ -95,13 +95,15 @@ export const registrationRoutes: FastifyPluginAsync = async (app) => {
     schema: {
       operationId: 'checkInRegistration', tags, summary: 'Check a patient in',
       description:
-        'Records arrival, demographics confirmed, insurance verified (and the eligibility check used), referral verified when required, consent forms, ' +
+        'Records arrival, demographics confirmed, insurance verified, eligibility (when the patient has coverage in force on the day of service, a usable ' +
+        'eligibility check: the one named by `eligibilityCheckId`, or the newest on file from the same day, or as many days before as ELIGIBILITY_MAX_CHECK_AGE_DAYS allows; ' +
+        'without one the `eligibility` item is missing and a new check is needed), referral verified when required, consent forms, ' +
         'and the co-payment (integer cents, method, reference; a receipt number is issued). Lists what is complete and missing; with required items ' +
         'missing the answer is 422 `check-in-incomplete` listing them, unless `override.reason` is given (audited).',
       headers: IdempotencyHeaders, params: RegistrationParams, body: CheckInBodySchema,
       response: { 201: Type.Ref('CheckIn'), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) },
     },
-  }, (req, reply) => idempotent(req, reply, 201, (ctx) => service.checkIn(ctx, req.params.registrationId, req.body)))
+  }, (req, reply) => idempotent(req, reply, 201, (ctx) => service.checkIn(ctx, req.params.registrationId, req.body, app.config.ELIGIBILITY_MAX_CHECK_AGE_DAYS)))
 
   app.post<{ Params: { appointmentId: string }; Body: Static<typeof CheckInBodySchema> }>('/appointments/:appointmentId/check-in', {
     config: { permission: 'registration:write' },
@@ -113,7 +115,7 @@ export const registrationRoutes: FastifyPluginAsync = async (app) => {
       headers: IdempotencyHeaders, params: Type.Object({ appointmentId: Type.String({ format: 'uuid', description: 'Appointment id.' }) }), body: CheckInBodySchema,
       response: { 201: Type.Ref('CheckIn'), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) },
     },
-  }, (req, reply) => idempotent(req, reply, 201, (ctx) => service.checkInAppointment(ctx, req.params.appointmentId, req.body)))
+  }, (req, reply) => idempotent(req, reply, 201, (ctx) => service.checkInAppointment(ctx, req.params.appointmentId, req.body, app.config.ELIGIBILITY_MAX_CHECK_AGE_DAYS)))
 
   app.post<ById & { Body: Static<typeof CollectPaymentBodySchema> }>('/registrations/:registrationId/payments', {
     config: { permission: 'registration:write' },

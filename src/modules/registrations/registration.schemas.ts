@@ -201,14 +201,16 @@ export const PaymentSchema = Type.Object(
 )
 export type Payment = Static<typeof PaymentSchema>
 
-export const CHECK_IN_ITEMS = ['demographics', 'insurance', 'referral', 'consent', 'copayment'] as const
-
 export const CheckInBodySchema = Type.Object(
   {
     arrivedAt: Type.Optional(Time('Arrival; default now.')),
     demographicsConfirmed: Type.Boolean({ description: 'Demographics reviewed with the patient.' }),
     insuranceVerified: Type.Boolean({ description: 'Insurance verified (card seen, eligibility checked).' }),
-    eligibilityCheckId: Type.Optional(Type.String({ format: 'uuid', description: 'The eligibility check relied on.' })),
+    eligibilityCheckId: Type.Optional(Type.String({
+      format: 'uuid',
+      description: 'The eligibility check relied on; it must be complete, for the day of service, and fresh (ELIGIBILITY_MAX_CHECK_AGE_DAYS), else 422 `eligibility-check-stale`. ' +
+        'Omitted: the newest usable check of the coverage in force is used when there is one.',
+    })),
     referralVerified: Type.Optional(Type.Boolean({ description: 'Referral on file and valid (needed when the registration requires one).' })),
     consentForms: Type.Optional(Type.Array(Obj({ form: Text(100, 'Form name (general consent, HIPAA notice...).'), signedAt: Time('When signed.') }), { maxItems: 20 })),
     copayment: Type.Optional(CollectPaymentBodySchema),
@@ -234,7 +236,7 @@ export const CheckInSchema = Type.Object(
     arrivedAt: Type.String({ format: 'date-time' }),
     eligibilityCheckId: Nullable(Type.String({ format: 'uuid' })),
     consentForms: Type.Array(Obj({ form: Type.String(), signedAt: Type.String() })),
-    complete: Type.Array(Type.String(), { description: 'Items done: demographics, insurance, referral, consent, copayment.' }),
+    complete: Type.Array(Type.String(), { description: 'Items done: demographics, insurance, eligibility, referral, consent, copayment.' }),
     missing: Type.Array(Type.String(), { description: 'Required items not done (only with an override).' }),
     overrideReason: Nullable(Type.String()),
     payments: Type.Array(Type.Ref('Payment')),

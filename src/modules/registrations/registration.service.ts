@@ -8,6 +8,8 @@ import { isValidNpi } from '../../lib/identifiers.ts'
 import * as patientRepo from '../patients/patient.repository.ts'
 import { insertPatientChecked } from '../patients/patient.service.ts'
 import { transitionAppointment } from '../scheduling/booking.service.ts'
+import { localDate } from '../scheduling/availability.ts'
+import { eligibilityAtCheckIn } from '../eligibility/eligibility-check.service.ts'
 import type { PhiCrypto } from '../patients/phi-crypto.ts'
 import { ageInMonths, proposeEsi } from './esi.ts'
 import * as repo from './registration.repository.ts'
@@ -98,9 +100,6 @@ async function activePatient(trx: Transaction<Database>, ctx: RequestContext, pa
   return patient
 }
 
-/** The calendar date of an instant in the facility's time zone (a newborn's birth date). */
-const localDate = (at: Date, timeZone: string) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at)
-
 /** Hospital convention: "Baby Girl", "Baby Boy" or "Baby", with A, B, C... for multiples. */
 export function newbornGivenName(sex: string | undefined, order: number, multiple: boolean) {
   const base = sex === 'female' ? 'Baby Girl' : sex === 'male' ? 'Baby Boy' : 'Baby'
@@ -159,7 +158,7 @@ async function admitNewborn(
       facilityId: facility.id,
       familyName: nb.familyName ?? mother.familyName,
       givenNames: nb.givenNames ?? newbornGivenName(nb.administrativeSex, order, multiple),
-      birthDate: localDate(birthTime, facility.timeZone),
+      birthDate: localDate(birthTime.getTime(), facility.timeZone),
       administrativeSex: nb.administrativeSex,
     },
     facility.organizationId,
@@ -294,18 +293,23 @@ interface CheckInTarget extends PaymentTarget {
   copayDueCents: number
   /** Co-payments collected before this check-in, net of refunds. */
   paidCents: number
+  /** The day of service in the facility's time zone: the eligibility check must be usable for it. */
+  dateOfService: string
 }
 
 /**
- * The check-in record. Items: demographics, insurance, referral (when required), consent (a
- * signed form), co-payment (when one is due: collected now or before, net of refunds). With
- * items missing it completes only with an override reason (audited); otherwise 422 lists them.
+ * The check-in record. Items: demographics, insurance, eligibility (a usable check when the patient
+ * has coverage in force: see `eligibilityAtCheckIn`), referral (when required), consent (a signed
+ * form), co-payment (when one is due: collected now or before, net of refunds). With items missing
+ * it completes only with an override reason (audited); otherwise 422 lists them.
  */
-async function recordCheckIn(trx: Transaction<Database>, ctx: RequestContext, target: CheckInTarget, body: CheckInBody, arrivedAt: Date): Promise<CheckIn> {
+async function recordCheckIn(trx: Transaction<Database>, ctx: RequestContext, target: CheckInTarget, body: CheckInBody, arrivedAt: Date, maxCheckAgeDays: number): Promise<CheckIn> {
+  const eligibility = await eligibilityAtCheckIn(trx, target.patientId, target.dateOfService, maxCheckAgeDays, body.eligibilityCheckId)
   const collected = target.paidCents + (body.copayment && (body.copayment.kind ?? 'copay') === 'copay' ? body.copayment.amountCents : 0)
   const items: [string, boolean, boolean][] = [
     ['demographics', true, body.demographicsConfirmed],
     ['insurance', true, body.insuranceVerified],
+    ['eligibility', eligibility.required, eligibility.checkId !== null],
     ['referral', target.referralRequired, body.referralVerified ?? false],
     ['consent', true, (body.consentForms ?? []).length > 0],
     ['copayment', target.copayDueCents > 0, collected > 0 && collected >= target.copayDueCents],
@@ -315,17 +319,11 @@ async function recordCheckIn(trx: Transaction<Database>, ctx: RequestContext, ta
   if (missing.length > 0 && !body.override) {
     throw new UnprocessableError('check-in-incomplete', 'Required check-in items are missing; complete them or send override.reason', { missing })
   }
-  if (body.eligibilityCheckId) {
-    const check = await trx.selectFrom('eligibilityCheck').select('patientId').where('id', '=', body.eligibilityCheckId).executeTakeFirst()
-    if (!check || check.patientId !== target.patientId) {
-      throw new UnprocessableError('unknown-eligibility-check', "The eligibility check does not exist or is not this patient's")
-    }
-  }
   const row = await trx
     .insertInto('checkIn')
     .values({
       facilityId: target.facilityId, patientId: target.patientId, registrationId: target.registrationId, appointmentId: target.appointmentId, arrivedAt,
-      demographicsConfirmed: body.demographicsConfirmed, insuranceVerified: body.insuranceVerified, eligibilityCheckId: body.eligibilityCheckId ?? null,
+      demographicsConfirmed: body.demographicsConfirmed, insuranceVerified: body.insuranceVerified, eligibilityCheckId: eligibility.checkId,
       referralRequired: target.referralRequired, referralVerified: body.referralVerified ?? false, consentForms: JSON.stringify(body.consentForms ?? []),
       complete, missing, overrideReason: missing.length > 0 ? body.override!.reason : null, createdBy: ctx.principal.sub,
     })
@@ -335,7 +333,7 @@ async function recordCheckIn(trx: Transaction<Database>, ctx: RequestContext, ta
   await auditChange(trx, ctx, {
     action: 'create', verb: 'check-in.create', resourceType: 'check-in', resourceId: row.id, patientId: target.patientId, facilityId: target.facilityId,
     detail: {
-      registrationId: target.registrationId, appointmentId: target.appointmentId, complete, missing,
+      registrationId: target.registrationId, appointmentId: target.appointmentId, eligibilityCheckId: eligibility.checkId, complete, missing,
       ...(missing.length > 0 ? { overrideReason: body.override!.reason } : {}),
     },
   })
@@ -348,7 +346,13 @@ async function recordCheckIn(trx: Transaction<Database>, ctx: RequestContext, ta
 }
 
 /** Check-in of a registration: it arrives (planned -> arrived) and joins the queue. */
-export function checkIn(ctx: RequestContext, registrationId: string, body: CheckInBody): Promise<CheckIn> {
+/** The calendar date of an instant in the facility's time zone. */
+async function facilityDate(trx: Transaction<Database>, facilityId: string, at: Date): Promise<string> {
+  const { timeZone } = await trx.selectFrom('facility').select('timeZone').where('id', '=', facilityId).executeTakeFirstOrThrow()
+  return localDate(at.getTime(), timeZone)
+}
+
+export function checkIn(ctx: RequestContext, registrationId: string, body: CheckInBody, maxCheckAgeDays: number): Promise<CheckIn> {
   return withTransaction(ctx, async (trx) => {
     const reg = await lockVisible(trx, ctx, registrationId)
     if (reg.status !== 'planned' && reg.status !== 'arrived') throw new ConflictError('illegal-transition', `A registration that is ${reg.status} cannot be checked in`)
@@ -359,7 +363,8 @@ export function checkIn(ctx: RequestContext, registrationId: string, body: Check
     const result = await recordCheckIn(trx, ctx, {
       patientId: reg.patientId, facilityId: reg.facilityId, registrationId: reg.id, appointmentId: null,
       referralRequired: reg.referralRequired, copayDueCents: reg.copayDueCents, paidCents: Number(paid.cents),
-    }, body, arrivedAt)
+      dateOfService: await facilityDate(trx, reg.facilityId, arrivedAt),
+    }, body, arrivedAt, maxCheckAgeDays)
     if (reg.status === 'planned') await repo.updateRegistration(trx, reg.id, transition(reg, 'arrived', arrivedAt))
     else if (!reg.flowState) await repo.updateRegistration(trx, reg.id, { flowState: 'waiting', waitingAt: arrivedAt })
     return result
@@ -371,13 +376,13 @@ export function checkIn(ctx: RequestContext, registrationId: string, body: Check
  * facilities, 409 from a status that cannot check in, and its referral gate), then the same
  * check-in record as for registrations. The referral is scheduling's gate, so it is not an item here.
  */
-export function checkInAppointment(ctx: RequestContext, appointmentId: string, body: CheckInBody): Promise<CheckIn> {
+export function checkInAppointment(ctx: RequestContext, appointmentId: string, body: CheckInBody, maxCheckAgeDays: number): Promise<CheckIn> {
   return withTransaction(ctx, async (trx) => {
     const appointment = await transitionAppointment(ctx, trx, appointmentId, 'checked-in')
     return recordCheckIn(trx, ctx, {
       patientId: appointment.patientId, facilityId: appointment.facilityId, registrationId: null, appointmentId,
-      referralRequired: false, copayDueCents: 0, paidCents: 0,
-    }, body, new Date(body.arrivedAt ?? Date.now()))
+      referralRequired: false, copayDueCents: 0, paidCents: 0, dateOfService: await facilityDate(trx, appointment.facilityId, new Date(appointment.start)),
+    }, body, new Date(body.arrivedAt ?? Date.now()), maxCheckAgeDays)
   })
 }
 
