@@ -9,6 +9,8 @@ export interface RequestContext {
   requestId: string
   /** HL7 PurposeOfUse code from X-Purpose-Of-Use (default HOPERAT). */
   purposeOfUse: string
+  /** X-Break-Glass-Reason: why a restricted record is read outside its care team (patient-guard.ts). */
+  breakGlassReason?: string
   clientIp: string
   userAgent: string | null
   db: Kysely<Database>

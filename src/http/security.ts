@@ -45,6 +45,14 @@ export function securityHooks(app: FastifyInstance, authenticate: Authenticator)
       ])
     }
     req.ctx.purposeOfUse = purpose
+    const breakGlass = req.headers['x-break-glass-reason']
+    if (breakGlass !== undefined) {
+      // Checked on every route, since every module's reads of patient data honour it (patient-guard.ts).
+      if (typeof breakGlass !== 'string' || breakGlass.length > 500 || !/\S/.test(breakGlass)) {
+        throw new BadRequestError('X-Break-Glass-Reason must be 1 to 500 characters of text', [{ pointer: 'x-break-glass-reason', detail: 'empty or too long' }])
+      }
+      req.ctx.breakGlassReason = breakGlass
+    }
     if (!config.permission || !principal.permissions.has(config.permission)) throw new ForbiddenError()
   })
 }

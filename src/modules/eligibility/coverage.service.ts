@@ -1,13 +1,14 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/database.ts'
 import { facilityScope } from '../../http/auth.ts'
-import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
 import { toPage } from '../../http/pagination.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import * as repo from './eligibility.repository.ts'
 import { toCoverage, toNetwork, toNetworkProvider, toParticipation, toPayer, toPlan } from './eligibility.mappers.ts'
 import type { CreateCoverageBody, CreatePlanBody, UpdateCoverageBody, UpdatePlanBody } from './eligibility.schemas.ts'
+import { guardPatientRead } from '../patients/patient-guard.ts'
 
 type Cursor = (string | number)[] | undefined
 const pgCode = (err: unknown) => (err as { code?: string; constraint?: string }).code
@@ -205,7 +206,7 @@ interface CoverageShape {
   effectiveTo: string | null
 }
 
-function checkCoverageShape(c: CoverageShape) {
+export function checkCoverageShape(c: CoverageShape) {
   const errors: { pointer: string; detail: string }[] = []
   if (c.relationship === 'self' && c.subscriber) errors.push({ pointer: '/subscriber', detail: 'must be absent when the patient is the subscriber' })
   if (c.relationship !== 'self' && !c.subscriber) errors.push({ pointer: '/subscriber', detail: 'required when the patient is not the subscriber' })
@@ -244,14 +245,14 @@ export function createCoverage(ctx: RequestContext, patientId: string, body: Cre
 
 export async function getCoverage(ctx: RequestContext, id: string) {
   const { coverage, facilityId } = await coverageAccess(ctx.db, ctx, id)
-  await auditRead(ctx, { verb: 'coverage.read', resourceType: 'coverage', resourceId: id, patientId: coverage.patientId, facilityId })
+  await guardPatientRead(ctx, { verb: 'coverage.read', resourceType: 'coverage', resourceId: id, patientId: coverage.patientId, facilityId })
   return toCoverage(coverage)
 }
 
 export async function listCoverages(ctx: RequestContext, patientId: string) {
   const { facilityId } = await patientAccess(ctx.db, ctx, patientId)
   const rows = await repo.listCoveragesOfPatient(ctx.db, patientId)
-  await auditRead(ctx, { verb: 'coverage.search', resourceType: 'coverage', patientId, facilityId, detail: { returned: rows.length } })
+  await guardPatientRead(ctx, { verb: 'coverage.search', resourceType: 'coverage', patientId, facilityId, detail: { returned: rows.length } })
   return { items: rows.map(toCoverage) }
 }
 

@@ -17,6 +17,7 @@ import type { Batch, CreateBatchBody, EligibilityCheck } from './eligibility.sch
 import { build270 } from './x12-270.ts'
 import { parse271, type Parsed271 } from './x12-271.ts'
 import { X12Error, type X12Limits } from './x12.ts'
+import { guardPatientRead } from '../patients/patient-guard.ts'
 
 /** What the eligibility services need beyond the request: built once from config in the routes plugin. */
 export interface EligibilityRuntime {
@@ -198,14 +199,14 @@ async function checkAccess(ctx: RequestContext, id: string) {
 
 export async function getCheck(ctx: RequestContext, id: string): Promise<EligibilityCheck> {
   const row = await checkAccess(ctx, id)
-  await auditRead(ctx, { verb: 'eligibility-check.read', resourceType: 'eligibility-check', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
+  await guardPatientRead(ctx, { verb: 'eligibility-check.read', resourceType: 'eligibility-check', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
   return toCheck(row)
 }
 
 export async function listChecksOfCoverage(ctx: RequestContext, coverageId: string, cursor: (string | number)[] | undefined, limit: number) {
   const { coverage, facilityId } = await coverageAccess(ctx.db, ctx, coverageId)
   const rows = await repo.listChecksOfCoverage(ctx.db, coverageId, cursor, limit)
-  await auditRead(ctx, { verb: 'eligibility-check.search', resourceType: 'eligibility-check', patientId: coverage.patientId, facilityId, detail: { coverageId, returned: Math.min(rows.length, limit) } })
+  await guardPatientRead(ctx, { verb: 'eligibility-check.search', resourceType: 'eligibility-check', patientId: coverage.patientId, facilityId, detail: { coverageId, returned: Math.min(rows.length, limit) } })
   return toPage(rows, limit, (r) => [r.createdAt.toISOString(), r.id], toCheck)
 }
 

@@ -1,5 +1,5 @@
 import { canActFor } from '../../http/auth.ts'
-import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../http/errors.ts'
 import { toPage } from '../../http/pagination.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
@@ -9,6 +9,7 @@ import { isoDate, toCheck, toEstimate, toFeeScheduleItem } from './eligibility.m
 import type { CreateEstimateBody, Estimate, EstimateLine, ImportFeeScheduleBody } from './eligibility.schemas.ts'
 import { estimateLines, type PricedService } from './estimate-calc.ts'
 import type { Benefit } from './x12-271.ts'
+import { guardPatientRead } from '../patients/patient-guard.ts'
 
 // ---- fee schedules -----------------------------------------------------------------------
 
@@ -152,6 +153,6 @@ export async function getEstimate(ctx: RequestContext, id: string): Promise<Esti
   const row = await repo.findEstimateById(ctx.db, id)
   if (!row) throw new NotFoundError('Estimate')
   if (!canActFor(ctx.principal, row.facilityId)) await patientAccess(ctx.db, ctx, row.patientId, 'Estimate')
-  await auditRead(ctx, { verb: 'estimate.read', resourceType: 'estimate', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
+  await guardPatientRead(ctx, { verb: 'estimate.read', resourceType: 'estimate', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
   return toEstimate(row)
 }

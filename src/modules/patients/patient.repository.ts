@@ -237,6 +237,10 @@ export async function copyFacilityLinks(trx: Transaction<Database>, fromId: stri
 }
 
 /** Which of these patients the user is on the care team of. */
+/** The restriction flag of each patient named (for the restricted-record guard). */
+export const restrictionsOf = (db: Db | Transaction<Database>, ids: string[]) =>
+  db.selectFrom('patient').select(['id', 'restriction']).where('id', 'in', ids).execute()
+
 export async function careTeamMemberships(db: Db | Transaction<Database>, userSub: string, patientIds: string[]): Promise<Set<string>> {
   if (patientIds.length === 0) return new Set()
   const rows = await db.selectFrom('patientCareTeam').select('patientId').where('userSub', '=', userSub).where('patientId', 'in', patientIds).execute()

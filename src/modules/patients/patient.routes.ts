@@ -20,7 +20,6 @@ import * as service from './patient.service.ts'
 import { etagHeader as etag } from '../../http/versioning.ts'
 
 const tags = ['patients']
-const breakGlassReason = (req: { headers: Record<string, unknown> }) => req.headers['x-break-glass-reason'] as string | undefined
 const restrictedNote =
   ' A restricted record (`restriction` set) is readable only by its care team: others get 403 `restricted-record` unless they send ' +
   '`X-Break-Glass-Reason`, which allows the access and flags its audit event (breakGlass, purposeOfUse ETREAT) for review.'
@@ -54,7 +53,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
       querystring: SearchPatientsQuerySchema, headers: BreakGlassHeaders,
       response: { 200: Page(Type.Union([Patient, Type.Ref('RestrictedPatient')]), 'PatientPage'), ...problems(400, 401, 403, 404, 503) },
     },
-  }, (req) => service.searchPatients(req.ctx, phi, req.query, decodeCursor(req.query.cursor, 2), breakGlassReason(req)))
+  }, (req) => service.searchPatients(req.ctx, phi, req.query, decodeCursor(req.query.cursor, 2)))
 
   app.get<{ Params: Static<typeof PatientParams> }>('/patients/:patientId', {
     config: { permission: 'patient:read' },
@@ -64,7 +63,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
       params: PatientParams, headers: BreakGlassHeaders,
       response: { 200: Patient, ...problems(400, 401, 403, 404, 503) },
     },
-  }, async (req, reply) => sendVersioned(reply, await service.getPatient(req.ctx, phi, req.params.patientId, breakGlassReason(req))))
+  }, async (req, reply) => sendVersioned(reply, await service.getPatient(req.ctx, phi, req.params.patientId)))
 
   app.patch<{ Params: Static<typeof PatientParams>; Body: Static<typeof UpdatePatientBodySchema> }>('/patients/:patientId', {
     config: { permission: 'patient:write' },
@@ -74,7 +73,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
       params: PatientParams, headers: Type.Object({ ...IfMatchHeaders.properties, ...BreakGlassHeaders.properties }), body: UpdatePatientBodySchema,
       response: { 200: Patient, ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) },
     },
-  }, async (req, reply) => sendVersioned(reply, await service.updatePatient(req.ctx, phi, req.params.patientId, ifMatchVersion(req), req.body, breakGlassReason(req))))
+  }, async (req, reply) => sendVersioned(reply, await service.updatePatient(req.ctx, phi, req.params.patientId, ifMatchVersion(req), req.body)))
 
   for (const [method, add] of [['PUT', true], ['DELETE', false]] as const) {
     app.route<{ Params: Static<typeof CareTeamParams> }>({
@@ -105,5 +104,5 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
       params: PatientParams, headers: BreakGlassHeaders, body: MergePatientBodySchema,
       response: { 200: Patient, ...problems(400, 401, 403, 404, 409, 413, 415, 503) },
     },
-  }, async (req, reply) => sendVersioned(reply, await service.mergePatient(req.ctx, phi, req.params.patientId, req.body, breakGlassReason(req))))
+  }, async (req, reply) => sendVersioned(reply, await service.mergePatient(req.ctx, phi, req.params.patientId, req.body)))
 }

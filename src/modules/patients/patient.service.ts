@@ -8,6 +8,7 @@ import { encodeCursor } from '../../http/pagination.ts'
 import { luhnValid } from '../../lib/identifiers.ts'
 import type { PhiCrypto } from './phi-crypto.ts'
 import * as repo from './patient.repository.ts'
+import { restrictedAccess, restrictedRecord } from './patient-guard.ts'
 import type { CreatePatientBody, DuplicateCandidate, MergePatientBody, Patient, RestrictedPatient, SearchPatientsQuery, UpdatePatientBody } from './patient.schemas.ts'
 
 /** Identifier system under which a merged record's MRN is kept on the survivor. */
@@ -124,35 +125,6 @@ export function toPatient(row: repo.PatientRecord, principal: Principal, phi: Ph
     withheld,
   }
 }
-
-/** Purpose of use recorded for a break-the-glass access: emergency treatment. */
-export const BREAK_GLASS_PURPOSE = 'ETREAT'
-
-/**
- * Restricted records, the one check every patient read path goes through. For each row: 'open'
- * (not restricted, or the caller is on its care team), 'break-glass' (restricted, and the request
- * carries a reason), or 'restricted' (the caller must not see it). Also gives the context its
- * audit events are written with: purposeOfUse ETREAT under break-the-glass.
- */
-export async function restrictedAccess(
-  ctx: RequestContext,
-  db: RequestContext['db'] | Transaction<Database>,
-  rows: { id: string; restriction: string | null }[],
-  breakGlassReason: string | undefined,
-) {
-  const restricted = rows.filter((r) => r.restriction !== null).map((r) => r.id)
-  const member = await repo.careTeamMemberships(db, ctx.principal.sub, restricted)
-  const access = new Map<string, 'open' | 'break-glass' | 'restricted'>()
-  for (const r of rows) access.set(r.id, r.restriction === null || member.has(r.id) ? 'open' : breakGlassReason ? 'break-glass' : 'restricted')
-  const audit = (id: string | null): { ctx: RequestContext; breakGlass?: boolean; detail?: Record<string, unknown> } =>
-    id && access.get(id) === 'break-glass'
-      ? { ctx: { ...ctx, purposeOfUse: BREAK_GLASS_PURPOSE }, breakGlass: true, detail: { breakGlassReason } }
-      : { ctx }
-  return { access, audit }
-}
-
-const restrictedRecord = () =>
-  new ForbiddenError('This record is restricted to its care team; send X-Break-Glass-Reason to access it', 'restricted-record')
 
 const ssnDigits = (ssn: string) => ssn.replace(/-/g, '')
 const formatSsn = (digits: string) => `${digits.slice(0, 3)}-${digits.slice(3, 5)}-${digits.slice(5)}`
@@ -301,10 +273,10 @@ export async function createPatient(ctx: RequestContext, phi: PhiCrypto, body: C
   })
 }
 
-export async function getPatient(ctx: RequestContext, phi: PhiCrypto, id: string, breakGlassReason?: string): Promise<Patient> {
+export async function getPatient(ctx: RequestContext, phi: PhiCrypto, id: string): Promise<Patient> {
   const row = await repo.findPatientById(ctx.db, id, facilityScope(ctx.principal))
   if (!row) throw new NotFoundError('Patient')
-  const { access, audit } = await restrictedAccess(ctx, ctx.db, [row], breakGlassReason)
+  const { access, audit } = await restrictedAccess(ctx, ctx.db, [row])
   const facilityId = accessFacility(ctx.principal, row)
   if (access.get(id) === 'restricted') {
     await auditRead(ctx, { verb: 'patient.read', resourceType: 'patient', resourceId: id, patientId: id, facilityId, outcome: 'denied', detail: { restricted: true } })
@@ -320,7 +292,7 @@ export async function getPatient(ctx: RequestContext, phi: PhiCrypto, id: string
 }
 
 export function updatePatient(
-  ctx: RequestContext, phi: PhiCrypto, id: string, expectedVersion: number | undefined, body: UpdatePatientBody, breakGlassReason?: string,
+  ctx: RequestContext, phi: PhiCrypto, id: string, expectedVersion: number | undefined, body: UpdatePatientBody,
 ): Promise<Patient> {
   checkBirthDate(body.birthDate)
   checkIdentifiers(body.identifiers)
@@ -330,7 +302,7 @@ export function updatePatient(
     if (!locked) throw new NotFoundError('Patient')
     if (expectedVersion !== undefined && locked.version !== expectedVersion) throw new PreconditionFailedError()
     if (!locked.active) throw new ConflictError('patient-merged', 'This patient was merged into another record; change the surviving record')
-    const { access, audit } = await restrictedAccess(ctx, trx, [locked], breakGlassReason)
+    const { access, audit } = await restrictedAccess(ctx, trx, [locked])
     if (access.get(id) === 'restricted') throw restrictedRecord()
     const { identifiers, ...rest } = body
     try {
@@ -367,7 +339,7 @@ export function parseName(name: string): { family: string; given: string | null;
  * the same as for single reads; a search that returns nothing records one event without a patient.
  * Criteria names, never values, go in the detail.
  */
-export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: SearchPatientsQuery, cursor: (string | number)[] | undefined, breakGlassReason?: string) {
+export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: SearchPatientsQuery, cursor: (string | number)[] | undefined) {
   const limit = q.limit ?? 25
   const criteria = (['name', 'birthDate', 'mrn', 'phone', 'identifier'] as const).filter((c) => q[c] !== undefined)
   if (criteria.length === 0) {
@@ -392,7 +364,7 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
   const more = rows.length > limit
   const page = more ? rows.slice(0, limit) : rows
   const detail = { criteria, returned: page.length }
-  const { access, audit } = await restrictedAccess(ctx, ctx.db, page, breakGlassReason)
+  const { access, audit } = await restrictedAccess(ctx, ctx.db, page)
   if (page.length === 0) await auditRead(ctx, { verb: 'patient.search', resourceType: 'patient', detail })
   else {
     // A restricted patient shown only as its id is still audited: the search revealed that it matched.
@@ -416,7 +388,7 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
  * its facility links (so it stays readable), becomes inactive and names the survivor; its MRN is
  * kept on the survivor as an identifier. Records earlier merged into it now name the survivor.
  */
-export function mergePatient(ctx: RequestContext, phi: PhiCrypto, id: string, body: MergePatientBody, breakGlassReason?: string): Promise<Patient> {
+export function mergePatient(ctx: RequestContext, phi: PhiCrypto, id: string, body: MergePatientBody): Promise<Patient> {
   if (id === body.survivorId) throw new BadRequestError('A patient cannot be merged into itself', [{ pointer: '/survivorId', detail: 'same as the merged patient' }])
   return withTransaction(ctx, async (trx) => {
     const scope = facilityScope(ctx.principal)
@@ -430,7 +402,7 @@ export function mergePatient(ctx: RequestContext, phi: PhiCrypto, id: string, bo
     if (!survivor || survivor.id !== body.survivorId) throw new NotFoundError('Survivor patient')
     if (!merged.active || !survivor.active) throw new ConflictError('patient-merged', 'One of the patients was already merged into another record')
     if (merged.organizationId !== survivor.organizationId) throw new ConflictError('different-organization', 'Patients of different organisations cannot be merged')
-    const { access, audit } = await restrictedAccess(ctx, trx, [merged, survivor], breakGlassReason)
+    const { access, audit } = await restrictedAccess(ctx, trx, [merged, survivor])
     if (access.get(id) === 'restricted' || access.get(body.survivorId) === 'restricted') throw restrictedRecord()
 
     const moved: Record<string, number> = {}

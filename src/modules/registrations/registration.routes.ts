@@ -170,7 +170,8 @@ export const registrationRoutes: FastifyPluginAsync = async (app) => {
     config: { permission: 'registration:read' },
     schema: {
       operationId: 'getQueue', tags, summary: 'The waiting list',
-      description: 'Patients on site (waiting, roomed, with provider), ordered by ESI level (untriaged last) then arrival, with each wait so far.',
+      description: 'Patients on site (waiting, roomed, with provider), ordered by ESI level (untriaged last) then arrival, with each wait so far. ' +
+        'A restricted patient outside your care team keeps its place but shows as `Restricted record` (send X-Break-Glass-Reason to see the name).',
       querystring: QueueQuerySchema,
       response: { 200: Type.Ref('Queue'), ...problems(400, 401, 403, 404, 503) },
     },

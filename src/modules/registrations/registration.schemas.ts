@@ -331,7 +331,7 @@ export const QueueSchema = Type.Object(
       Obj({
         registrationId: Type.String({ format: 'uuid' }),
         patientId: Type.String({ format: 'uuid' }),
-        displayName: Type.String({ description: 'Given and family name, for calling the patient.' }),
+        displayName: Type.String({ description: "Given and family name, for calling the patient; 'Restricted record' for a restricted patient outside your care team (send X-Break-Glass-Reason to see it)." }),
         location: Nullable(Type.String()),
         esiLevel: Nullable(Type.Integer({ minimum: 1, maximum: 5, description: 'Null until triaged (listed after triaged patients).' })),
         arrivedAt: Type.String({ format: 'date-time' }),

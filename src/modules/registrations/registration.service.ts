@@ -27,6 +27,7 @@ import type {
   RefundBody,
   Registration,
 } from './registration.schemas.ts'
+import { guardPatientRead, guardPatientReads, RESTRICTED_DISPLAY_NAME, restrictedRecord } from '../patients/patient-guard.ts'
 
 type Status = RegistrationRow['status']
 type FlowState = NonNullable<RegistrationRow['flowState']>
@@ -184,7 +185,7 @@ async function visibleRegistration(ctx: RequestContext, id: string) {
 
 export async function getRegistration(ctx: RequestContext, id: string): Promise<Registration> {
   const row = await visibleRegistration(ctx, id)
-  await auditRead(ctx, { verb: 'registration.read', resourceType: 'registration', ...audit(row) })
+  await guardPatientRead(ctx, { verb: 'registration.read', resourceType: 'registration', ...audit(row) })
   return toRegistration(row)
 }
 
@@ -200,8 +201,11 @@ export async function listRegistrations(
   const page = rows.slice(0, limit)
   const detail = { criteria: Object.keys(q).filter((k) => k !== 'limit' && k !== 'cursor'), returned: page.length }
   if (page.length === 0) await auditRead(ctx, { verb: 'registration.search', resourceType: 'registration', patientId: q.patientId, detail })
-  else await Promise.all(page.map((r) => auditRead(ctx, { verb: 'registration.search', resourceType: 'registration', ...audit(r), detail })))
-  return toPage(rows, limit, (r) => [r.createdAt.toISOString(), r.id], toRegistration)
+  const withheld = await guardPatientReads(ctx, page.map((r) => ({ verb: 'registration.search', resourceType: 'registration', ...audit(r), detail })))
+  // Asked for one patient: a restricted one is refused outright; otherwise restricted patients' rows are withheld.
+  if (q.patientId && withheld.size > 0) throw restrictedRecord()
+  const result = toPage(rows, limit, (r) => [r.createdAt.toISOString(), r.id], toRegistration)
+  return withheld.size === 0 ? result : { ...result, items: result.items.filter((r) => !withheld.has(r.patientId)) }
 }
 
 const TRANSITIONS: Record<Status, Status[]> = {
@@ -398,7 +402,7 @@ export function collectPayment(ctx: RequestContext, registrationId: string, body
 export async function listPayments(ctx: RequestContext, registrationId: string): Promise<Payment[]> {
   const reg = await visibleRegistration(ctx, registrationId)
   const rows = await repo.paymentsWithRefunds(ctx.db, { registrationId })
-  await auditRead(ctx, { verb: 'payment.search', resourceType: 'payment', patientId: reg.patientId, facilityId: reg.facilityId, detail: { registrationId, returned: rows.length } })
+  await guardPatientRead(ctx, { verb: 'payment.search', resourceType: 'payment', patientId: reg.patientId, facilityId: reg.facilityId, detail: { registrationId, returned: rows.length } })
   return rows.map(toPayment)
 }
 
@@ -468,7 +472,7 @@ export async function getIntake(ctx: RequestContext, registrationId: string): Pr
   const reg = await visibleRegistration(ctx, registrationId)
   const row = await ctx.db.selectFrom('intake').selectAll().where('registrationId', '=', reg.id).executeTakeFirst()
   if (!row) throw new NotFoundError('Intake')
-  await auditRead(ctx, { verb: 'intake.read', resourceType: 'intake', resourceId: row.id, patientId: reg.patientId, facilityId: reg.facilityId })
+  await guardPatientRead(ctx, { verb: 'intake.read', resourceType: 'intake', resourceId: row.id, patientId: reg.patientId, facilityId: reg.facilityId })
   return toIntake(row)
 }
 
@@ -478,13 +482,13 @@ export async function getQueue(ctx: RequestContext, facilityId: string, location
   const rows = await repo.queueEntries(ctx.db, facilityId, location)
   const now = new Date()
   if (rows.length === 0) await auditRead(ctx, { verb: 'queue.read', resourceType: 'queue', facilityId, detail: { returned: 0 } })
-  else await Promise.all(rows.map((r) => auditRead(ctx, { verb: 'queue.read', resourceType: 'registration', resourceId: r.id, patientId: r.patientId, facilityId })))
+  const withheld = await guardPatientReads(ctx, rows.map((r) => ({ verb: 'queue.read', resourceType: 'registration', resourceId: r.id, patientId: r.patientId, facilityId })))
   return {
     asOf: now.toISOString(),
     entries: rows.map((r) => ({
       registrationId: r.id,
       patientId: r.patientId,
-      displayName: `${r.givenNames} ${r.familyName}`,
+      displayName: withheld.has(r.patientId) ? RESTRICTED_DISPLAY_NAME : `${r.givenNames} ${r.familyName}`,
       location: r.location,
       esiLevel: r.esiLevel,
       arrivedAt: r.arrivedAt!.toISOString(),

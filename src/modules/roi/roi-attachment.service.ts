@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { RoiAttachmentRow } from '../../db/database.ts'
-import { auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, NotFoundError, ProblemError } from '../../http/errors.ts'
 import { auditRequest, findRequest, lockRequest } from './roi-common.ts'
 import * as repo from './roi.repository.ts'
 import type { Attachment } from './roi.schemas.ts'
+import { guardPatientRead } from '../patients/patient-guard.ts'
 
 type MediaType = Attachment['mediaType']
 
@@ -57,7 +58,7 @@ export function uploadAttachment(ctx: RequestContext, requestId: string, kind: s
 export async function listAttachments(ctx: RequestContext, requestId: string): Promise<Attachment[]> {
   const request = await findRequest(ctx, requestId)
   const rows = await repo.listAttachments(ctx.db, requestId)
-  await auditRead(ctx, { verb: 'roi_attachment.list', resourceType: 'roi_request', resourceId: requestId, patientId: request.patientId, facilityId: request.facilityId })
+  await guardPatientRead(ctx, { verb: 'roi_attachment.list', resourceType: 'roi_request', resourceId: requestId, patientId: request.patientId, facilityId: request.facilityId })
   return rows.map(toAttachment)
 }
 
@@ -65,7 +66,7 @@ export async function downloadAttachment(ctx: RequestContext, requestId: string,
   const request = await findRequest(ctx, requestId)
   const row = await repo.findAttachmentContent(ctx.db, requestId, attachmentId)
   if (!row) throw new NotFoundError('Attachment')
-  await auditRead(ctx, {
+  await guardPatientRead(ctx, {
     verb: 'roi_attachment.download', resourceType: 'roi_attachment', resourceId: attachmentId, patientId: request.patientId, facilityId: request.facilityId,
   })
   return { attachment: toAttachment(row), content: Buffer.from(row.content) }

@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely'
 import type { Database, RoiAuthorizationRow } from '../../db/database.ts'
-import { auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { withTransaction, type RequestContext } from '../../http/context.ts'
 import { ConflictError, NotFoundError, UnprocessableError } from '../../http/errors.ts'
 import { auditRequest, dateIn, findRequest, isoDate, isoDateOrNull, lockRequest } from './roi-common.ts'
 import * as repo from './roi.repository.ts'
 import type { Authorization, CreateAuthorizationBody } from './roi.schemas.ts'
+import { guardPatientRead } from '../patients/patient-guard.ts'
 
 /**
  * HIPAA 164.508(b)(2), (c): what makes this authorization invalid on a date. The names are the
@@ -111,7 +112,7 @@ export async function listAuthorizations(ctx: RequestContext, requestId: string)
   const request = await findRequest(ctx, requestId)
   const rows = await repo.listAuthorizations(ctx.db, requestId)
   const t = await today(ctx.db, request.facilityId)
-  await auditRead(ctx, { verb: 'roi_authorization.list', resourceType: 'roi_request', resourceId: requestId, patientId: request.patientId, facilityId: request.facilityId })
+  await guardPatientRead(ctx, { verb: 'roi_authorization.list', resourceType: 'roi_request', resourceId: requestId, patientId: request.patientId, facilityId: request.facilityId })
   return rows.map((r) => toAuthorization(r, t))
 }
 

@@ -6,6 +6,7 @@ import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError } from
 import { auditRequest, dateIn, findRequest, isoDateOrNull, lockRequest } from './roi-common.ts'
 import * as repo from './roi.repository.ts'
 import { US_STATE_CODES, type CreateInvoiceBody, type FeeSchedule, type Invoice, type PutFeeScheduleBody } from './roi.schemas.ts'
+import { guardPatientRead } from '../patients/patient-guard.ts'
 
 /** HHS guidance on 164.524(c)(4): the flat fee an entity may charge for an electronic copy. */
 export const FLAT_ELECTRONIC_FEE_CENTS = 650
@@ -141,7 +142,7 @@ export async function getInvoice(ctx: RequestContext, requestId: string): Promis
   const request = await findRequest(ctx, requestId)
   const row = await repo.findInvoice(ctx.db, requestId)
   if (!row) throw new NotFoundError('Invoice')
-  await auditRead(ctx, { verb: 'roi_invoice.read', resourceType: 'roi_request', resourceId: requestId, patientId: request.patientId, facilityId: request.facilityId })
+  await guardPatientRead(ctx, { verb: 'roi_invoice.read', resourceType: 'roi_request', resourceId: requestId, patientId: request.patientId, facilityId: request.facilityId })
   return toInvoice(row)
 }
 

@@ -1,6 +1,6 @@
 import type { DisclosureRow, RoiReleasedDocument, RoiReleaseRow } from '../../db/database.ts'
 import { canActFor, facilityScope } from '../../http/auth.ts'
-import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../http/errors.ts'
 import { toPage } from '../../http/pagination.ts'
 import { authorizationProblems } from './roi-authorization.service.ts'
@@ -8,6 +8,7 @@ import { assertPaidIfRequired } from './roi-fee.service.ts'
 import { assertTransition, auditRequest, changeStatus, dateIn, findRequest, lockRequest } from './roi-common.ts'
 import * as repo from './roi.repository.ts'
 import type { Disclosure, LegalBasis, RecordDisclosureBody, Release, ReleaseBody } from './roi.schemas.ts'
+import { guardPatientRead } from '../patients/patient-guard.ts'
 
 /** Clocks differ a little between callers and us; a release "now" may arrive stamped a moment ahead. */
 const CLOCK_SKEW_MS = 5 * 60 * 1000
@@ -115,7 +116,7 @@ export async function getRelease(ctx: RequestContext, requestId: string): Promis
   const request = await findRequest(ctx, requestId)
   const row = await repo.findRelease(ctx.db, requestId)
   if (!row) throw new NotFoundError('Release')
-  await auditRead(ctx, { verb: 'roi_release.read', resourceType: 'roi_request', resourceId: requestId, patientId: request.patientId, facilityId: request.facilityId })
+  await guardPatientRead(ctx, { verb: 'roi_release.read', resourceType: 'roi_request', resourceId: requestId, patientId: request.patientId, facilityId: request.facilityId })
   const { disclosureId, ...release } = row
   return toRelease(release, disclosureId!)
 }
@@ -161,7 +162,7 @@ export async function accounting(ctx: RequestContext, patientId: string, q: { fr
   if (from > to) throw new BadRequestError('`from` is after `to`', [{ pointer: 'from', detail: 'after `to`' }])
   const limit = q.limit ?? 100
   const rows = await repo.listAccountableDisclosures(ctx.db, { patientId, facilityIds: scope, from, to }, cursor, limit)
-  await auditRead(ctx, {
+  await guardPatientRead(ctx, {
     verb: 'disclosure.accounting', resourceType: 'disclosure', patientId, facilityId: scope?.length === 1 ? scope[0] : patient.facilityId,
     detail: { from, to, returned: Math.min(rows.length, limit) },
   })

@@ -29,6 +29,7 @@ import {
   type StatusChange,
 } from './roi.schemas.ts'
 import type { RoiDenialRow } from '../../db/database.ts'
+import { guardPatientRead, guardPatientReads, restrictedRecord } from '../patients/patient-guard.ts'
 
 const OPEN = new Set(repo.OPEN_STATUSES)
 
@@ -81,7 +82,7 @@ export function createRequest(ctx: RequestContext, body: CreateRoiRequestBody): 
 
 export async function getRequest(ctx: RequestContext, id: string): Promise<RoiRequest> {
   const row = await findRequest(ctx, id)
-  await auditRead(ctx, { verb: 'roi_request.read', resourceType: 'roi_request', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
+  await guardPatientRead(ctx, { verb: 'roi_request.read', resourceType: 'roi_request', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
   return toRoiRequest(row)
 }
 
@@ -97,17 +98,24 @@ export async function listRequests(ctx: RequestContext, q: RoiRequestListQueryT,
     overdue: q.overdue,
   }, cursor, limit)
   const filters = Object.keys(q).filter((k) => k !== 'limit' && k !== 'cursor')
-  await auditRead(ctx, {
-    verb: 'roi_request.search', resourceType: 'roi_request', patientId: q.patientId ?? null, facilityId: q.facilityId ?? null,
-    detail: { filters, returned: Math.min(rows.length, limit) },
-  })
-  return toPage(rows, limit, (r) => [r.effectiveDue, r.id], toRoiRequest)
+  const detail = { filters, returned: Math.min(rows.length, limit) }
+  const page = rows.slice(0, limit)
+  if (page.length === 0) {
+    await auditRead(ctx, { verb: 'roi_request.search', resourceType: 'roi_request', patientId: q.patientId ?? null, facilityId: q.facilityId ?? null, detail })
+  }
+  // One event per request listed; restricted patients' requests are withheld (403 when asked for that patient).
+  const withheld = await guardPatientReads(ctx, page.map((r) => ({
+    verb: 'roi_request.search', resourceType: 'roi_request', resourceId: r.id, patientId: r.patientId, facilityId: r.facilityId, detail,
+  })))
+  if (q.patientId && withheld.size > 0) throw restrictedRecord()
+  const result = toPage(rows, limit, (r) => [r.effectiveDue, r.id], toRoiRequest)
+  return withheld.size === 0 ? result : { ...result, items: result.items.filter((r) => !withheld.has(r.patientId)) }
 }
 
 export async function listHistory(ctx: RequestContext, id: string): Promise<StatusChange[]> {
   const row = await findRequest(ctx, id)
   const changes = await repo.listStatusChanges(ctx.db, id)
-  await auditRead(ctx, { verb: 'roi_request.history', resourceType: 'roi_request', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
+  await guardPatientRead(ctx, { verb: 'roi_request.history', resourceType: 'roi_request', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
   return changes.map((c) => ({
     from: c.fromStatus as RoiStatus | null, to: c.toStatus as RoiStatus, reason: c.reason, actor: c.actorSub, at: c.changedAt.toISOString(),
   }))
@@ -222,7 +230,7 @@ export async function getDenial(ctx: RequestContext, id: string): Promise<Denial
   const row = await findRequest(ctx, id)
   const denial = await repo.findDenial(ctx.db, id)
   if (!denial) throw new NotFoundError('Denial')
-  await auditRead(ctx, { verb: 'roi_denial.read', resourceType: 'roi_request', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
+  await guardPatientRead(ctx, { verb: 'roi_denial.read', resourceType: 'roi_request', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
   return toDenial(denial)
 }
 
