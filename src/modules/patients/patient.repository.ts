@@ -83,8 +83,14 @@ export async function replaceIdentifiers(trx: Transaction<Database>, organizatio
   }
 }
 
-export function linkPatientToFacility(trx: Transaction<Database>, patientId: string, facilityId: string) {
-  return trx.insertInto('patientFacility').values({ patientId, facilityId }).onConflict((oc) => oc.doNothing()).execute()
+export async function linkPatientToFacility(trx: Transaction<Database>, patientId: string, facilityId: string): Promise<boolean> {
+  const rows = await trx.insertInto('patientFacility').values({ patientId, facilityId }).onConflict((oc) => oc.doNothing()).returning('patientId').execute()
+  return rows.length > 0
+}
+
+export async function unlinkPatientFromFacility(trx: Transaction<Database>, patientId: string, facilityId: string): Promise<boolean> {
+  const rows = await trx.deleteFrom('patientFacility').where('patientId', '=', patientId).where('facilityId', '=', facilityId).returning('patientId').execute()
+  return rows.length > 0
 }
 
 export interface NameKeys {

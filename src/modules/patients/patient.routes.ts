@@ -8,6 +8,7 @@ import { loadPhiKey, phiCrypto } from './phi-crypto.ts'
 import {
   BreakGlassHeaders,
   CareTeamParams,
+  PatientFacilityParams,
   CreatePatientBodySchema,
   MergePatientBodySchema,
   PatientParams,
@@ -88,6 +89,26 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
       },
       handler: async (req, reply) => {
         await service.setCareTeamMember(req.ctx, req.params.patientId, req.params.userSub, add)
+        return reply.code(204).send()
+      },
+    })
+  }
+
+  for (const [method, link] of [['PUT', true], ['DELETE', false]] as const) {
+    app.route<{ Params: Static<typeof PatientFacilityParams> }>({
+      method, url: '/patients/:patientId/facilities/:facilityId',
+      config: { permission: 'patient:write' },
+      schema: {
+        operationId: link ? 'linkPatientFacility' : 'unlinkPatientFacility', tags,
+        summary: link ? 'Make a patient visible at another facility of its organisation' : 'Remove a facility link from a patient',
+        description: link
+          ? "Users of that facility then see the patient and can book, register and check it in there (`facilityIds` lists the links). You must see the patient and act for the facility; another organisation's facility is 404. Idempotent; audited."
+          : 'The registering facility stays linked (409 `registering-facility`). Idempotent; audited.',
+        params: PatientFacilityParams,
+        response: { 204: Type.Null({ description: link ? 'Linked.' : 'Not linked.' }), ...problems(400, 401, 403, 404, 409, 503) },
+      },
+      handler: async (req, reply) => {
+        await service.setPatientFacility(req.ctx, req.params.patientId, req.params.facilityId, link)
         return reply.code(204).send()
       },
     })

@@ -211,6 +211,8 @@ export type SearchPatientsQuery = Static<typeof SearchPatientsQuerySchema>
 
 export const PatientParams = Type.Object({ patientId: Id('Patient id.') })
 
+export const PatientFacilityParams = Type.Object({ patientId: Id('Patient id.'), facilityId: Id('Facility of the same organisation; you must act for it.') })
+
 export const CareTeamParams = Type.Object({
   patientId: Id('Patient id.'),
   userSub: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\s]+$', description: 'Subject (sub claim) of the user.' }),

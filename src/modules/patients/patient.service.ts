@@ -459,3 +459,26 @@ export function setCareTeamMember(ctx: RequestContext, patientId: string, userSu
     })
   })
 }
+
+/**
+ * Links a patient to another facility of its organisation (link=true), so that facility's users
+ * see it and can book, register and check it in there; or removes such a link. You must see the
+ * patient and act for the facility. The registering facility stays linked (409). Idempotent; audited.
+ */
+export function setPatientFacility(ctx: RequestContext, patientId: string, facilityId: string, link: boolean): Promise<void> {
+  return withTransaction(ctx, async (trx) => {
+    const locked = await repo.lockPatient(trx, patientId, facilityScope(ctx.principal))
+    if (!locked) throw new NotFoundError('Patient')
+    const facility = canActFor(ctx.principal, facilityId) ? await trx.selectFrom('facility').select('organizationId').where('id', '=', facilityId).executeTakeFirst() : undefined
+    if (!facility || facility.organizationId !== locked.organizationId) throw new NotFoundError('Facility')
+    const { facilityId: registeredAt } = await trx.selectFrom('patient').select('facilityId').where('id', '=', patientId).executeTakeFirstOrThrow()
+    if (!link && registeredAt === facilityId) throw new ConflictError('registering-facility', 'The registering facility stays linked to the patient')
+    const changed = link ? await repo.linkPatientToFacility(trx, patientId, facilityId) : await repo.unlinkPatientFromFacility(trx, patientId, facilityId)
+    if (changed) {
+      await auditChange(trx, ctx, {
+        action: 'update', verb: link ? 'patient.facility.link' : 'patient.facility.unlink', resourceType: 'patient', resourceId: patientId,
+        patientId, facilityId, detail: { facilityId },
+      })
+    }
+  })
+}
