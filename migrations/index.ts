@@ -7,6 +7,7 @@ import * as roi from './20261127T140000Z-roi.ts'
 import * as audit from './20261127T150000Z-audit.ts'
 import * as imports from './20261127T160000Z-imports.ts'
 import * as restrictedRecords from './20261127T170000Z-restricted-records.ts'
+import * as nameSearchOrder from './20261127T182000Z-name-search-order.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -19,4 +20,5 @@ export const migrations = {
   '20261127T150000Z-audit': audit,
   '20261127T160000Z-imports': imports,
   '20261127T170000Z-restricted-records': restrictedRecords,
+  '20261127T182000Z-name-search-order': nameSearchOrder,
 }

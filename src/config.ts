@@ -74,7 +74,7 @@ export const ConfigSchema = Type.Object({
   ELIGIBILITY_MAX_271_BYTES: Type.Integer({ minimum: 1024, maximum: 16777216, default: 1048576, description: 'Largest 271 accepted; a larger one fails the check (502).' }),
   ELIGIBILITY_SANDBOX_SLOW_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 15000, description: 'How long the sandbox payer SBXSLOW takes to answer.' }),
   ELIGIBILITY_BATCH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 32, default: 4, description: 'Eligibility checks of one batch in flight at once.' }),
-  ELIGIBILITY_MAX_CHECK_AGE_DAYS: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'How many days before the date of service a completed check stays usable at check-in (0: same day only).' }),
+  ELIGIBILITY_MAX_CHECK_AGE_DAYS: Type.Integer({ minimum: 0, maximum: 30, default: 0, description: 'How many days before the date of service a completed eligibility check stays usable at check-in (0: same day only); without a usable check, check-in lists `eligibility` as missing.' }),
   ROI_ATTACHMENT_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 104857600, default: 10485760, description: 'Largest release-of-information attachment (PDF, TIFF, PNG, JPEG) accepted; larger gets 413.' }),
   IMPORT_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 1099511627776, default: 10737418240, description: 'Largest batch import file (streamed, never buffered); a larger one gets 413 and stops at its last committed batch.' }),
   IMPORT_BATCH_ROWS: Type.Integer({ minimum: 1, maximum: 3000, default: 1000, description: 'Rows per batch import transaction: the unit of commit and of resumption.' }),

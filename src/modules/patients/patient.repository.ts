@@ -27,9 +27,13 @@ function patients(db: Db) {
 
 export type PatientRecord = Awaited<ReturnType<ReturnType<typeof patients>['executeTakeFirstOrThrow']>>
 
-/** Visible when linked to one of the facilities (undefined: every facility). */
+/**
+ * Visible when linked to one of the facilities (undefined: every facility). OFFSET 0 keeps the
+ * EXISTS a per-row index probe: pulled up into a join, a search ordered by id LIMIT n was planned
+ * as a merge join walking every patient_facility row of the facility.
+ */
 const inScope = (facilityIds: string[] | undefined) =>
-  sql<boolean>`EXISTS (SELECT 1 FROM patient_facility pf WHERE pf.patient_id = patient.id AND pf.facility_id IN (${sql.join(scopeIds(facilityIds ?? []))}))`
+  sql<boolean>`EXISTS (SELECT 1 FROM patient_facility pf WHERE pf.patient_id = patient.id AND pf.facility_id IN (${sql.join(scopeIds(facilityIds ?? []))}) OFFSET 0)`
 
 export function findPatientById(db: Db, id: string, facilityIds: string[] | undefined) {
   let q = patients(db).where('patient.id', '=', id)
@@ -101,13 +105,15 @@ export interface NameKeys {
   givenDm: string | null
 }
 
-/** Search keys of a name, computed by the same SQL functions as the stored generated columns. */
-export async function nameKeys(db: Db, family: string, given: string | null): Promise<NameKeys> {
+/** Search keys of names ([family, given] pairs), computed in one round trip by the same SQL functions as the stored generated columns. */
+export async function nameKeys(db: Db, names: [string, string | null][]): Promise<NameKeys[]> {
+  const values = names.map(([family, given], i) => sql`(${i}::int, ${family}::text, ${given}::text)`)
   const { rows } = await sql<NameKeys>`
     SELECT k.f AS family_key, dmetaphone(k.f) AS family_dm, dmetaphone_alt(k.f) AS family_dm_alt,
            k.g AS given_key, dmetaphone(k.g) AS given_dm
-    FROM (SELECT patient_name_key(${family}) AS f, patient_name_key(${given}::text) AS g) k`.execute(db)
-  return rows[0]
+    FROM (SELECT n.ord, patient_name_key(n.family) AS f, patient_name_key(n.given) AS g FROM (VALUES ${sql.join(values)}) AS n(ord, family, given)) k
+    ORDER BY k.ord`.execute(db)
+  return rows
 }
 
 export interface SearchFilter {
@@ -143,10 +149,12 @@ export function searchPatients(db: Db, f: SearchFilter, cursor: (string | number
 }
 
 /**
- * Name search in two bounded stages (DESIGN.md "Name search"). Stage one takes only rows an index
- * finds: equal phonetic codes of family and first given name, or key prefixes, either name order;
- * ranked exact (0), prefix (1), phonetic (2), swapped order (3). Stage two, only when stage one
- * found nothing, is a trigram match on the family key with LIMIT.
+ * Name search (DESIGN.md "Name search"), ranked: exact keys (0), key prefixes (1), equal phonetic
+ * codes of family and first given name (2), either of those with the names swapped (3); then id.
+ * Each rank is its own query that reads only what an index gives in id order, up to the page:
+ * a common name (thousands of Smiths) costs a page of rows, never a sort of every match. A row
+ * belongs to the lowest rank it matches. Only when no rank finds anything on the first page does a
+ * trigram match on the family key (rank 4, with LIMIT) look for misspellings beyond phonetics.
  */
 export async function searchPatientsByName(
   db: Db,
@@ -157,20 +165,30 @@ export async function searchPatientsByName(
   limit: number,
 ) {
   const given = (keys: NameKeys, prefix: boolean) =>
-    keys.givenKey === null ? sql`true` : prefix ? sql`patient.given_key LIKE ${`${keys.givenKey}%`}` : sql`patient.given_dm = ${keys.givenDm}`
-  const phonetic = (keys: NameKeys) =>
-    sql`((patient.family_dm = ${keys.familyDm} OR patient.family_dm_alt = ${keys.familyDmAlt}) AND ${given(keys, false)})`
-  const prefix = (keys: NameKeys) => sql`(patient.family_key LIKE ${`${keys.familyKey}%`} AND ${given(keys, true)})`
-  const exact = sql`(patient.family_key = ${k.familyKey} AND ${k.givenKey === null ? sql`true` : sql`patient.given_key = ${k.givenKey}`})`
-  const rank = sql<number>`CASE WHEN ${exact} THEN 0 WHEN ${prefix(k)} THEN 1 WHEN ${phonetic(k)} THEN 2 ELSE 3 END`
-  const matches = swapped
-    ? sql<boolean>`(${phonetic(k)} OR ${prefix(k)} OR ${phonetic(swapped)} OR ${prefix(swapped)})`
-    : sql<boolean>`(${phonetic(k)} OR ${prefix(k)})`
+    keys.givenKey === null ? sql<boolean>`true` : prefix ? sql<boolean>`patient.given_key LIKE ${`${keys.givenKey}%`}` : sql<boolean>`patient.given_dm = ${keys.givenDm}`
+  const exact = sql<boolean>`(patient.family_key = ${k.familyKey} AND ${k.givenKey === null ? sql`true` : sql`patient.given_key = ${k.givenKey}`})`
+  const prefix = (keys: NameKeys) => sql<boolean>`(patient.family_key LIKE ${`${keys.familyKey}%`} AND ${given(keys, true)})`
+  // The phonetic rank as two index-ordered branches (primary and alternative family code).
+  const phonetic = (keys: NameKeys) => [
+    sql<boolean>`(patient.family_dm = ${keys.familyDm} AND ${given(keys, false)})`,
+    sql<boolean>`(patient.family_dm_alt = ${keys.familyDmAlt} AND ${given(keys, false)})`,
+  ]
+  const ranks: ReturnType<typeof sql<boolean>>[][] = [[exact], [prefix(k)], phonetic(k)]
+  if (swapped) ranks.push([...phonetic(swapped), prefix(swapped)])
+  const [fromRank, afterId] = cursor ? [Number(cursor[0]), String(cursor[1])] : [0, undefined]
 
-  const ranked = filtered(db, f).select(rank.as('rank')).where(matches)
-  let q = db.selectFrom(ranked.as('r')).selectAll().orderBy('r.rank').orderBy('r.id').limit(limit + 1)
-  if (cursor) q = q.where(sql<boolean>`(r.rank, r.id) > (${Number(cursor[0])}, ${String(cursor[1])}::uuid)`)
-  const rows = await q.execute()
+  const rows: (PatientRecord & { rank: number })[] = []
+  for (let rank = fromRank; rank < ranks.length && rows.length <= limit; rank++) {
+    const lower = ranks.slice(0, rank).flat()
+    const found = new Map<string, PatientRecord & { rank: number }>()
+    for (const branch of ranks[rank]) {
+      let q = filtered(db, f).select(sql<number>`${rank}::int`.as('rank')).where(branch)
+      if (lower.length > 0) q = q.where(sql<boolean>`(${sql.join(lower, sql` OR `)}) IS NOT TRUE`)
+      if (rank === fromRank && afterId) q = q.where('patient.id', '>', afterId)
+      for (const r of await q.orderBy('patient.id').limit(limit + 1 - rows.length).execute()) found.set(r.id, r)
+    }
+    rows.push(...[...found.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, limit + 1 - rows.length))
+  }
   if (rows.length > 0 || cursor || !k.familyKey) return rows
 
   return filtered(db, f)

@@ -354,9 +354,8 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
   let rows: (repo.PatientRecord & { rank: number })[]
   if (q.name) {
     const parsed = parseName(q.name)
-    const keys = await repo.nameKeys(ctx.db, parsed.family, parsed.given)
+    const [keys, swapped = null] = await repo.nameKeys(ctx.db, parsed.swappable ? [[parsed.family, parsed.given], [parsed.given!, parsed.family]] : [[parsed.family, parsed.given]])
     if (!keys.familyKey) throw new BadRequestError('The name has no letters to search by', [{ pointer: 'name', detail: 'no letters' }])
-    const swapped = parsed.swappable ? await repo.nameKeys(ctx.db, parsed.given!, parsed.family) : null
     rows = await repo.searchPatientsByName(ctx.db, filter, keys, swapped, cursor, limit)
   } else {
     rows = await repo.searchPatients(ctx.db, filter, cursor, limit)

@@ -75,6 +75,32 @@ t.test('patients', async (t) => {
     t.match(events[0], { facilityId: facility.id, detail: { criteria: ['name'] } })
   })
 
+  await t.test('name search ranks exact, prefix, phonetic, swapped; pages across ranks without gaps or repeats', async (t) => {
+    const make = (familyName: string, givenNames: string) => createPatient(db, facility.id, { familyName, givenNames })
+    const exact = [await make('Quillfeather', 'Jon'), await make('Quillfeather', 'Jon')]
+    const prefix = [await make('Quillfeathers', 'Jonas'), await make('Quillfeatherton', 'Jonathan')]
+    const phonetic = [await make('Kwillfether', 'John'), await make('Quilfether', 'Jean')]
+    const swapped = [await make('Jon', 'Quillfeather')]
+    await make('Quillfeather', 'Mary')
+    const byId = (ps: { id: string }[]) => ps.map((p) => p.id).sort()
+    const expected = [...byId(exact), ...byId(prefix), ...byId(phonetic), ...byId(swapped)]
+    const all = await app.inject({ url: '/patients?name=Jon%20Quillfeather&limit=50', headers: bearer(desk) })
+    const ids = all.json().items.map((p: { id: string }) => p.id)
+    t.same(ids.filter((id: string) => expected.includes(id)), expected, 'rank order, then id within a rank')
+    for (const limit of [1, 2, 3]) {
+      const seen: string[] = []
+      let url = `/patients?name=Jon%20Quillfeather&limit=${limit}`
+      for (let i = 0; i < 40; i++) {
+        const res = await app.inject({ url, headers: bearer(desk) })
+        t.equal(res.statusCode, 200)
+        seen.push(...res.json().items.map((p: { id: string }) => p.id))
+        if (!res.json().next) break
+        url = `/patients?name=Jon%20Quillfeather&limit=${limit}&cursor=${res.json().next}`
+      }
+      t.same(seen, ids, `pages of ${limit} give the same sequence as one page`)
+    }
+  })
+
   await t.test('trigram fallback finds a misspelling the phonetic codes miss', async (t) => {
     const p = await createPatient(db, facility.id, { familyName: 'Vandenberghe', givenNames: 'Ilse' })
     const res = await app.inject({ url: '/patients?name=Ilse%20Wandenberghe', headers: bearer(desk) })
