@@ -10,6 +10,8 @@ import { MERGED_MRN_SYSTEM, mrnFor, scoreCandidates } from '../patients/patient.
 import type { PhiCrypto } from '../patients/phi-crypto.ts'
 import type { BatchContext, FieldProblem, ImportKindHandler, RowOutcome } from './import-kind.ts'
 import { rowProblem } from './import-parse.ts'
+import { canonical, recordset } from './import-sql.ts'
+import { restrictedAccess, restrictedRecord } from '../patients/patient-guard.ts'
 
 /**
  * A patient row: the registration body (one definition, from the patients module) whose facility
@@ -45,23 +47,6 @@ const DEFAULTS: Columns = {
   smsReminderConsent: false, emailReminderConsent: false, ssnCipher: null, ssnHmac: null, ssnLast4: null,
 }
 
-/** `jsonb_to_recordset` over rows given as one JSON parameter: one statement for a whole batch. */
-function recordset(rows: Record<string, unknown>[], columns: readonly (readonly [string, string, string])[]): RawBuilder<unknown> {
-  const json = JSON.stringify(rows.map((r) => Object.fromEntries(columns.map(([camel, snake]) => [snake, r[camel] ?? null]))))
-  return sql`jsonb_to_recordset(${json}::jsonb) AS v(${sql.raw(columns.map(([, snake, type]) => `${snake} ${type}`).join(', '))})`
-}
-
-/** JSON with sorted keys: jsonb does not keep the key order it was given. */
-function canonical(v: unknown): string {
-  if (v === undefined || v === null) return 'null'
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
-  if (typeof v === 'object') {
-    const o = v as Record<string, unknown>
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`
-  }
-  return JSON.stringify(v)
-}
-
 const identifierKey = (i: { system: string; value: string }) => `${i.system}|${i.value}`
 const ssnDigits = (ssn: string) => ssn.replace(/-/g, '')
 
@@ -86,6 +71,7 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
 
   return {
     schema: PatientImportRowSchema,
+    permission: 'patient:write',
 
     prepare(row, job) {
       const problems: FieldProblem[] = []
@@ -137,11 +123,12 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
 
       // 2. Matched patients, locked in id order (two imports touching the same patients cannot deadlock).
       const matchedIds = [...new Set(matchOf.filter((id, i) => id && !outcomes[i]))] as string[]
+      const restricted = new Set<string>()
       const existing = new Map<string, Columns & { id: string; active: boolean; linked: boolean; identifiers: { system: string; value: string }[] }>()
       if (matchedIds.length > 0) {
         const found = await trx
           .selectFrom('patient')
-          .select(['id', 'active', ...DEMOGRAPHICS.filter(([c]) => c !== 'birthDate').map(([c]) => c)])
+          .select(['id', 'active', 'restriction', ...DEMOGRAPHICS.filter(([c]) => c !== 'birthDate').map(([c]) => c)])
           .select(sql<string>`birth_date::text`.as('birthDate'))
           .select(sql<boolean>`EXISTS (SELECT 1 FROM patient_facility pf WHERE pf.patient_id = patient.id AND pf.facility_id = ${job.facilityId})`.as('linked'))
           .select(sql<{ system: string; value: string }[]>`COALESCE((SELECT jsonb_agg(jsonb_build_object('system', pi.system, 'value', pi.value)) FROM patient_identifier pi WHERE pi.patient_id = patient.id AND pi.system <> ${MERGED_MRN_SYSTEM}), '[]'::jsonb)`.as('identifiers'))
@@ -150,6 +137,9 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
           .forUpdate()
           .execute()
         for (const p of found) existing.set(p.id, p as never)
+        // A restricted record changes only through its care team; a bulk load never breaks the glass.
+        const { access } = await restrictedAccess(ctx, trx, found)
+        for (const p of found) if (access.get(p.id) !== 'open') restricted.add(p.id)
       }
 
       const audit: NewAuditEvent[] = []
@@ -171,6 +161,10 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
           outcomes[i] = value.mrn
             ? { outcome: 'rejected', recordId: null, problem: { ...rowProblem(new NotFoundError('Patient')), errors: [{ pointer: '/mrn', detail: 'no patient has this MRN' }] } }
             : { outcome: 'rejected', recordId: null, problem: rowProblem(new ConflictError('duplicate-identifier', 'Another patient of the organisation already has this identifier')) }
+          return
+        }
+        if (restricted.has(id)) {
+          outcomes[i] = { outcome: 'rejected', recordId: null, problem: rowProblem(restrictedRecord()) }
           return
         }
         if (!old.active) {

@@ -3,8 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import { ProblemError, problems } from '../../http/errors.ts'
 import { idempotent, IdempotencyHeaders } from '../../http/idempotency.ts'
-import { loadPhiKey, phiCrypto } from '../patients/phi-crypto.ts'
-import { patientImport } from './import-patients.ts'
+import { importHandlers } from './import-handlers.ts'
 import { CreateImportBodySchema, ImportParams, ImportResultSchema, ImportSchema, IMPORT_MEDIA_TYPES } from './import.schemas.ts'
 import * as service from './import.service.ts'
 
@@ -25,7 +24,7 @@ class UploadBody {
 }
 
 export const importRoutes: FastifyPluginAsync = async (app) => {
-  const handlers: service.KindHandlers = { patients: patientImport(phiCrypto(loadPhiKey(app.config))) }
+  const handlers = importHandlers(app.config)
   const opts = { maxBytes: app.config.IMPORT_MAX_BYTES, batchRows: app.config.IMPORT_BATCH_ROWS }
   app.addSchema(ImportSchema)
   app.addSchema(ImportResultSchema)
@@ -40,9 +39,21 @@ export const importRoutes: FastifyPluginAsync = async (app) => {
       operationId: 'createImport', tags, summary: 'Create a batch import',
       description:
         'Creates an empty import of one record kind for one facility; then PUT its file to `/imports/{importId}/file`. ' +
-        'Rows are matched on natural keys (patients: any of `identifiers` (system|value), or `mrn`) and created, updated or left unchanged; ' +
-        'sending the same file again changes nothing. New patients that look like existing ones are reported as `duplicate` unless ' +
-        '`allowDuplicates` (or the row carries `duplicateOverride`). `dryRun` validates and reports without writing.',
+        'Each row is the body of the kind\'s single-record create endpoint (validated by the same schema), matched on a natural key and ' +
+        'created, updated (fields the row leaves out keep their values) or left unchanged; sending the same file again changes nothing. ' +
+        'patients: any of `identifiers` (system|value), or `mrn`; `facilityId` defaults to the import\'s. New patients that look like ' +
+        'existing ones are reported as `duplicate` unless `allowDuplicates` (or the row carries `duplicateOverride`). ' +
+        'providers (POST /providers body): the NPI within the organisation; `facilityIds` defaults to the import\'s facility and is added ' +
+        'to the provider\'s links; `specialtyIds`, when given, replaces the specialties. ' +
+        'coverages (POST /patients/{patientId}/coverages body): patient + payer (the plan\'s) + `memberId`, the patient named by ' +
+        '`patientMrn` or `patientIdentifier` ({system, value}); a row that would give the patient two active coverages of one priority ' +
+        'is rejected (409 coverage-priority-taken, /priority). ' +
+        'appointments (POST /appointments body without holdId and referral fields): `sourceSystem` + `sourceId`, unique per facility; ' +
+        'the patient by `patientId`, `patientMrn` or `patientIdentifier`, the provider by `providerId` or `providerNpi`; optional ' +
+        '`status` (default booked) and `cancelReason`; minimum notice and availability are not applied, double booking is: an ' +
+        'overlapping row is rejected (409 slot-unavailable, /start) unless it carries `overbookReason` (scheduling:overbook). ' +
+        'The caller needs the permission of the kind\'s endpoint as well (patient:write, scheduling:write, eligibility:write). ' +
+        '`dryRun` validates and reports without writing.',
       headers: IdempotencyHeaders, body: CreateImportBodySchema,
       response: { 201: Import, ...problems(400, 401, 403, 404, 413, 415, 422, 503) },
     },

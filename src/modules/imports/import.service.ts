@@ -3,7 +3,7 @@ import type { ValidateFunction } from 'ajv'
 import { sql } from 'kysely'
 import { canActFor, facilityScope } from '../../http/auth.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
-import { BadRequestError, ConflictError, NotFoundError, ProblemError } from '../../http/errors.ts'
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, ProblemError } from '../../http/errors.ts'
 import { buildValidator } from '../../http/validation.ts'
 import type { ImportKindHandler, RowOutcome } from './import-kind.ts'
 import { byteLimit, readRows, rowProblem, TooLargeError, type ParsedRow, type RowProblem } from './import-parse.ts'
@@ -41,9 +41,11 @@ export function toImport(row: repo.ImportJobRow): Import {
 
 export async function createImport(ctx: RequestContext, handlers: KindHandlers, body: CreateImportBody): Promise<Import> {
   if (!canActFor(ctx.principal, body.facilityId)) throw new NotFoundError('Facility')
-  if (!handlers[body.kind]) {
+  const handler = handlers[body.kind]
+  if (!handler) {
     throw new BadRequestError(`Imports of ${body.kind} are not available yet`, [{ pointer: '/kind', detail: 'not available' }])
   }
+  checkKindPermission(ctx, handler, body.kind)
   return withTransaction(ctx, async (trx) => {
     const facility = await trx.selectFrom('facility').select('organizationId').where('id', '=', body.facilityId).executeTakeFirst()
     if (!facility) throw new NotFoundError('Facility')
@@ -54,6 +56,11 @@ export async function createImport(ctx: RequestContext, handlers: KindHandlers, 
     })
     return toImport(job)
   })
+}
+
+/** An import does no more than the kind's single-record endpoint would let the caller do. */
+function checkKindPermission(ctx: RequestContext, handler: ImportKindHandler<any>, kind: ImportKind) {
+  if (!ctx.principal.permissions.has(handler.permission)) throw new ForbiddenError(`Imports of ${kind} need the ${handler.permission} permission`)
 }
 
 async function findJob(ctx: RequestContext, id: string) {
@@ -123,6 +130,7 @@ export async function runImport(
     throw new TooLargeError(`The file is larger than the configured limit of ${opts.maxBytes} bytes`)
   }
   const handler = handlers[job.kind]!
+  checkKindPermission(ctx, handler, job.kind)
   const validate = validatorFor(handler)
   const checkpoint = Number(job.rowsProcessed)
 

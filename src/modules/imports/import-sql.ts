@@ -1,0 +1,57 @@
+import { sql, type RawBuilder, type Transaction } from 'kysely'
+import type { Database } from '../../db/database.ts'
+
+/** `jsonb_to_recordset` over rows given as one JSON parameter: one statement for a whole batch. */
+export function recordset(rows: readonly object[], columns: readonly (readonly [string, string, string])[]): RawBuilder<unknown> {
+  const json = JSON.stringify(rows.map((r) => Object.fromEntries(columns.map(([camel, snake]) => [snake, (r as Record<string, unknown>)[camel] ?? null]))))
+  return sql`jsonb_to_recordset(${json}::jsonb) AS v(${sql.raw(columns.map(([, snake, type]) => `${snake} ${type}`).join(', '))})`
+}
+
+/** JSON with sorted keys: jsonb does not keep the key order it was given. */
+export function canonical(v: unknown): string {
+  if (v === undefined || v === null) return 'null'
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>
+    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`
+  }
+  return JSON.stringify(v)
+}
+
+/** Names of the fields whose values differ (by canonical JSON). */
+export function changedFields<T extends object>(wanted: T, current: T): (keyof T & string)[] {
+  return (Object.keys(wanted) as (keyof T & string)[]).filter((k) => canonical(wanted[k]) !== canonical(current[k]))
+}
+
+/**
+ * Transaction-scoped advisory locks on many keys in one statement, in sorted order (the set
+ * function yields the array in order), so two transactions locking overlapping sets never wait on
+ * each other in a cycle. `seed` is the namespace of the keys.
+ */
+export async function lockKeys(trx: Transaction<Database>, keys: string[], seed: number) {
+  if (keys.length === 0) return
+  const sorted = [...new Set(keys)].sort()
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(k, ${sql.lit(seed)})) FROM jsonb_array_elements_text(${JSON.stringify(sorted)}::jsonb) AS k`.execute(trx)
+}
+
+export const pgCode = (err: unknown) => (err as { code?: string }).code
+
+/**
+ * Runs a batch's reads and writes under a savepoint and runs them again, from fresh reads, when a
+ * constraint raced them: a writer that takes none of the import's locks (a coverage created over
+ * the API between our read and our insert) committed a conflicting row. The second pass sees that
+ * row and rejects the import's row alone, instead of failing the batch.
+ */
+export async function rerunOnRace<T>(trx: Transaction<Database>, fn: () => Promise<T>, codes = ['23505', '23P01'], attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    await sql`SAVEPOINT import_rows`.execute(trx)
+    try {
+      const out = await fn()
+      await sql`RELEASE SAVEPOINT import_rows`.execute(trx)
+      return out
+    } catch (err) {
+      if (!codes.includes(pgCode(err) ?? '') || attempt >= attempts) throw err
+      await sql`ROLLBACK TO SAVEPOINT import_rows`.execute(trx)
+    }
+  }
+}

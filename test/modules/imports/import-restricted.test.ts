@@ -1,0 +1,31 @@
+import t from 'tap'
+import { buildTestApp } from '../../helpers/app.ts'
+import { createPatient, orgWithFacility } from '../../helpers/factories.ts'
+import { importer, ndjson } from './fixtures.ts'
+
+t.test('a patient import changes a restricted record only through its care team', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx
+  const { facility } = await orgWithFacility(db)
+  const vip = await createPatient(db, facility.id, { familyName: 'Vanterpool', givenNames: 'Iris', birthDate: '1970-02-03' })
+  await db.kysely.updateTable('patient').set({ restriction: 'vip' }).where('id', '=', vip.id).execute()
+  const row = ndjson([{ mrn: vip.mrn, facilityId: facility.id, familyName: 'Vanterpool', givenNames: 'Iris', birthDate: '1970-02-03', email: 'iris@example.org' }])
+  const emailOf = async () => (await db.kysely.selectFrom('patient').select('email').where('id', '=', vip.id).executeTakeFirstOrThrow()).email
+
+  await t.test('outside the care team the row is rejected with restricted-record and nothing changes', async (t) => {
+    const { importFile } = importer(t, ctx, await ctx.token('integrator', [facility.id], { sub: 'feed-1' }), facility.id)
+    const { job, results } = await importFile('patients', row)
+    t.match(job, { status: 'completed', rejected: 1, updated: 0 })
+    t.match(results, [{ row: 1, outcome: 'rejected', problem: { type: 'urn:patient-access:problem:restricted-record', status: 403 } }])
+    t.notMatch(JSON.stringify(results), /Vanterpool/, 'no PHI in the result')
+    t.equal(await emailOf(), null)
+  })
+
+  await t.test('the care team updates it', async (t) => {
+    await db.kysely.insertInto('patientCareTeam').values({ patientId: vip.id, userSub: 'feed-2', addedBy: 'test' }).execute()
+    const { importFile } = importer(t, ctx, await ctx.token('integrator', [facility.id], { sub: 'feed-2' }), facility.id)
+    const { job } = await importFile('patients', row)
+    t.match(job, { status: 'completed', updated: 1, rejected: 0 })
+    t.equal(await emailOf(), 'iris@example.org')
+  })
+})
