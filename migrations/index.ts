@@ -8,6 +8,7 @@ import * as audit from './20261127T150000Z-audit.ts'
 import * as imports from './20261127T160000Z-imports.ts'
 import * as restrictedRecords from './20261127T170000Z-restricted-records.ts'
 import * as importKinds from './20261127T180000Z-import-kinds.ts'
+import * as schedulingEdits from './20261127T181000Z-scheduling-edits.ts'
 import * as nameSearchOrder from './20261127T182000Z-name-search-order.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
@@ -22,5 +23,6 @@ export const migrations = {
   '20261127T160000Z-imports': imports,
   '20261127T170000Z-restricted-records': restrictedRecords,
   '20261127T180000Z-import-kinds': importKinds,
+  '20261127T181000Z-scheduling-edits': schedulingEdits,
   '20261127T182000Z-name-search-order': nameSearchOrder,
 }

@@ -17,18 +17,39 @@ function formatterFor(zone: string) {
   return f
 }
 
-/** Wall-clock fields of an instant in a zone. */
-function wallClock(ms: number, zone: string) {
+/** Wall-clock fields of an instant in a zone, read through Intl (slow: only to learn an offset). */
+function intlWallClock(ms: number, zone: string) {
   const parts: Record<string, number> = {}
   for (const p of formatterFor(zone).formatToParts(ms)) if (p.type !== 'literal') parts[p.type] = Number(p.value)
   return parts as { year: number; month: number; day: number; hour: number; minute: number; second: number }
 }
 
+// Offsets change only on quarter-hour boundaries (every zone since the 1970s), so one Intl call per
+// zone and quarter hour serves every instant in it; slot searches format thousands of instants.
+const QUARTER_HOUR = 900_000
+const offsets = new Map<string, number>()
+
 /** The zone's UTC offset at an instant, in minutes (New York in winter: -300). */
 export function offsetMinutes(ms: number, zone: string): number {
-  const w = wallClock(ms, zone)
-  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second)
-  return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60000)
+  const key = `${zone}|${Math.floor(ms / QUARTER_HOUR)}`
+  let offset = offsets.get(key)
+  if (offset === undefined) {
+    if (offsets.size >= 100_000) offsets.clear()
+    const w = intlWallClock(ms, zone)
+    const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second)
+    offset = Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60000)
+    offsets.set(key, offset)
+  }
+  return offset
+}
+
+/** Wall-clock fields of an instant in a zone. */
+function wallClock(ms: number, zone: string) {
+  const d = new Date(ms + offsetMinutes(ms, zone) * 60000)
+  return {
+    year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(),
+    hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds(),
+  }
 }
 
 /**

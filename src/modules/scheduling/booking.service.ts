@@ -1,15 +1,17 @@
 import { sql, type Transaction } from 'kysely'
 import type { AppointmentRow, AppointmentStatus, AppointmentTypeRow, Database, SlotHoldRow } from '../../db/database.ts'
-import { scopeIds } from '../../db/query-helpers.ts'
+import { after, scopeIds } from '../../db/query-helpers.ts'
 import { facilityScope } from '../../http/auth.ts'
-import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
+import { toPage } from '../../http/pagination.ts'
 import { formatInZone, localDate } from './availability.ts'
-import { checkReferral, countReferralVisit } from './referral.service.ts'
+import { checkReferral, countReferralVisit, returnReferralVisit } from './referral.service.ts'
 import { dbOf, providerAt, scopedFacility, scopedProvider } from './reference.service.ts'
 import * as repo from './scheduling.repository.ts'
 import type { Appointment, BookAppointmentBody, CreateSlotHoldBody, RescheduleBody } from './scheduling.schemas.ts'
-import { availableIntervals, busyIndex, pickResources, type FacilityInfo } from './slots.service.ts'
+import { availableIntervals, busyIndex, findWaitlistMatches, pickResources, type FacilityInfo } from './slots.service.ts'
+import { guardPatientRead, guardPatientReads, RESTRICTED_DISPLAY_NAME } from '../patients/patient-guard.ts'
 
 type Trx = Transaction<Database>
 const MINUTE = 60_000
@@ -166,6 +168,7 @@ async function toAppointment(db: RequestContext['db'], row: AppointmentView): Pr
     cancellation: row.cancelledAt
       ? { at: formatInZone(row.cancelledAt.getTime(), zone), by: row.cancelledBy!, reason: row.cancelReason!, late: row.lateCancellation ?? false }
       : null,
+    enteredInError: row.erroredAt ? { at: formatInZone(row.erroredAt.getTime(), zone), by: row.erroredBy!, reason: row.errorReason! } : null,
     version: row.version,
   }
 }
@@ -230,17 +233,20 @@ export async function getAppointment(ctx: RequestContext, id: string) {
   const row = await repo.appointmentView(dbOf(ctx)).where('appointment.id', '=', id).executeTakeFirst()
   const scope = facilityScope(ctx.principal)
   if (!row || (scope && !scope.includes(row.facilityId))) throw new NotFoundError('Appointment')
-  await auditRead(ctx, { verb: 'appointment.read', resourceType: 'appointment', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
+  await guardPatientRead(ctx, { verb: 'appointment.read', resourceType: 'appointment', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
   return toAppointment(dbOf(ctx), row)
 }
 
-export async function listPatientAppointments(ctx: RequestContext, facilityId: string, patientId: string) {
+export async function listPatientAppointments(ctx: RequestContext, facilityId: string, patientId: string, cursor: (string | number)[] | undefined, limit: number) {
   await scopedFacility(ctx, facilityId)
   await patientAt(ctx, patientId, facilityId)
-  const rows = await repo.appointmentView(dbOf(ctx)).where('appointment.patientId', '=', patientId).where('appointment.facilityId', '=', facilityId)
-    .orderBy('appointment.startAt').orderBy('appointment.id').limit(200).execute()
-  await auditRead(ctx, { verb: 'appointment.search', resourceType: 'appointment', patientId, facilityId, detail: { returned: rows.length } })
-  return Promise.all(rows.map((r) => toAppointment(dbOf(ctx), r)))
+  let q = repo.appointmentView(dbOf(ctx)).where('appointment.patientId', '=', patientId).where('appointment.facilityId', '=', facilityId)
+    .orderBy('appointment.startAt').orderBy('appointment.id').limit(limit + 1)
+  if (cursor) q = q.where(after(['appointment.startAt', 'appointment.id'], cursor))
+  const rows = await q.execute()
+  await guardPatientRead(ctx, { verb: 'appointment.search', resourceType: 'appointment', patientId, facilityId, detail: { returned: Math.min(rows.length, limit) } })
+  const page = toPage(rows, limit, (r) => [r.startAt.toISOString(), r.id], (r) => r)
+  return { items: await Promise.all(page.items.map((r) => toAppointment(dbOf(ctx), r))), next: page.next }
 }
 
 const illegal = (from: string, to: string) => new ConflictError('invalid-transition', `An appointment that is ${from} cannot become ${to}`)
@@ -275,7 +281,20 @@ export async function reschedule(ctx: RequestContext, id: string, body: Reschedu
   })
 }
 
-export function cancel(ctx: RequestContext, id: string, reason: string, expectedVersion?: number) {
+/** Waiting patients named in a cancel response, at most. */
+const CANCEL_MATCHES = 10
+
+/**
+ * Cancels and frees the time, then names the waiting patients who could take the freed time
+ * (the waitlist matching of GET /waitlist/matches, narrowed to this provider and span).
+ */
+export async function cancel(ctx: RequestContext, id: string, reason: string, expectedVersion?: number) {
+  const { appointment, freed } = await cancelAppointment(ctx, id, reason, expectedVersion)
+  const waitlistMatches = await findWaitlistMatches(ctx, freed.facility, { within: freed.within, limit: CANCEL_MATCHES })
+  return { ...appointment, waitlistMatches: waitlistMatches.items }
+}
+
+function cancelAppointment(ctx: RequestContext, id: string, reason: string, expectedVersion?: number) {
   return withTransaction(ctx, async (trx) => {
     const row = await lockAppointment(ctx, trx, id, expectedVersion)
     if (row.status !== 'booked') throw illegal(row.status, 'cancelled')
@@ -287,6 +306,43 @@ export function cancel(ctx: RequestContext, id: string, reason: string, expected
     })).where('id', '=', id).execute()
     await auditChange(trx, ctx, {
       action: 'update', verb: 'appointment.cancel', resourceType: 'appointment', resourceId: id, patientId: row.patientId, facilityId: row.facilityId, detail: { late },
+    })
+    const view = await loadView(trx, id)
+    const type = await trx.selectFrom('appointmentType').select(['bufferBeforeMinutes', 'bufferAfterMinutes']).where('id', '=', row.appointmentTypeId).executeTakeFirstOrThrow()
+    const facility = await trx.selectFrom('facility').select(['id', 'organizationId', 'timeZone']).where('id', '=', row.facilityId).executeTakeFirstOrThrow()
+    return {
+      appointment: await toAppointment(trx, view),
+      freed: {
+        facility,
+        within: {
+          providerId: row.providerId,
+          from: new Date(row.startAt.getTime() - type.bufferBeforeMinutes * MINUTE),
+          to: new Date(row.endAt.getTime() + type.bufferAfterMinutes * MINUTE),
+        },
+      },
+    }
+  })
+}
+
+/**
+ * FHIR entered-in-error: the appointment should never have existed. Frees its time (the
+ * reservations go, so the exclusion constraints no longer see it) and gives back the referral
+ * visit it counted. Allowed from any other status; a cancellation record is kept.
+ */
+export function markEnteredInError(ctx: RequestContext, id: string, reason: string, expectedVersion?: number) {
+  return withTransaction(ctx, async (trx) => {
+    const row = await lockAppointment(ctx, trx, id, expectedVersion)
+    if (row.status === 'entered-in-error') throw illegal(row.status, 'entered-in-error')
+    await repo.deleteReservations(trx, { appointmentId: id })
+    const returnVisit = row.referralId !== null && row.referralVisitCounted
+    if (returnVisit) await returnReferralVisit(trx, row.referralId!)
+    await trx.updateTable('appointment').set((eb) => ({
+      status: 'entered-in-error', erroredAt: sql<Date>`now()`, erroredBy: ctx.principal.sub, errorReason: reason, referralVisitCounted: false,
+      version: eb('version', '+', 1), updatedAt: sql<Date>`now()`,
+    })).where('id', '=', id).execute()
+    await auditChange(trx, ctx, {
+      action: 'update', verb: 'appointment.entered-in-error', resourceType: 'appointment', resourceId: id, patientId: row.patientId, facilityId: row.facilityId,
+      detail: { from: row.status, referralVisitReturned: returnVisit },
     })
     return toAppointment(trx, await loadView(trx, id))
   })
@@ -387,12 +443,16 @@ export async function calendar(ctx: RequestContext, providerId: string, fromText
     })),
   ].sort((a, b) => a.sort - b.sort)
   const seen = new Set<string>()
-  const audits = []
+  const reads = []
   for (const e of entries) {
     if (!e.patientId || seen.has(`${e.patientId}/${e.facilityId}`)) continue
     seen.add(`${e.patientId}/${e.facilityId}`)
-    audits.push(auditRead(ctx, { verb: 'provider.calendar', resourceType: 'appointment', patientId: e.patientId, facilityId: e.facilityId, detail: { providerId, names: showNames } }))
+    reads.push({ verb: 'provider.calendar', resourceType: 'appointment', patientId: e.patientId, facilityId: e.facilityId, detail: { providerId, names: showNames } })
   }
-  await Promise.all(audits)
-  return { providerId, providerName: provider.displayName, entries: entries.map(({ sort: _sort, ...e }) => e) }
+  // A restricted patient's booking stays on the calendar (the time is taken), without the name.
+  const withheld = await guardPatientReads(ctx, reads)
+  return {
+    providerId, providerName: provider.displayName,
+    entries: entries.map(({ sort: _sort, ...e }) => ('patientName' in e && e.patientId && withheld.has(e.patientId) ? { ...e, patientName: RESTRICTED_DISPLAY_NAME } : e)),
+  }
 }

@@ -1,13 +1,16 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { AppointmentTypeRow, Database, ReferralRow } from '../../db/database.ts'
+import { scopeIds } from '../../db/query-helpers.ts'
 import { facilityScope } from '../../http/auth.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
-import { BadRequestError, ConflictError, NotFoundError } from '../../http/errors.ts'
+import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
+import { toPage } from '../../http/pagination.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
+import { guardPatientRead, guardPatientReads, restrictedRecord } from '../patients/patient-guard.ts'
 import { isoDate } from './availability.ts'
 import { dbOf, scopedFacility } from './reference.service.ts'
 import * as repo from './scheduling.repository.ts'
-import type { CreateReferralBody } from './scheduling.schemas.ts'
+import type { CreateReferralBody, ReferralListQuery, UpdateReferralBody } from './scheduling.schemas.ts'
 
 export const toReferral = (r: ReferralRow) => ({
   id: r.id, facilityId: r.facilityId, patientId: r.patientId, referringProviderNpi: r.referringProviderNpi,
@@ -36,8 +39,64 @@ export async function getReferral(ctx: RequestContext, id: string) {
   const scope = facilityScope(ctx.principal)
   const row = await dbOf(ctx).selectFrom('referral').selectAll().where('id', '=', id).executeTakeFirst()
   if (!row || (scope && !scope.includes(row.facilityId))) throw new NotFoundError('Referral')
-  await auditRead(ctx, { verb: 'referral.read', resourceType: 'referral', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
+  await guardPatientRead(ctx, { verb: 'referral.read', resourceType: 'referral', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
   return toReferral(row)
+}
+
+/**
+ * Referrals in the caller's facilities, newest first, by patient, status or referring NPI.
+ * Each referral on the page is an audited read (an empty page is one audited search).
+ */
+export async function listReferrals(ctx: RequestContext, filter: ReferralListQuery, cursor: (string | number)[] | undefined, limit: number) {
+  if (filter.facilityId) await scopedFacility(ctx, filter.facilityId)
+  const scope = filter.facilityId ? [filter.facilityId] : facilityScope(ctx.principal)
+  let q = dbOf(ctx).selectFrom('referral').selectAll().select(repo.cursorInstant('referral.createdAt').as('cursorAt'))
+    .orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(limit + 1)
+  if (scope) q = q.where('facilityId', 'in', scopeIds(scope))
+  if (filter.patientId) q = q.where('patientId', '=', filter.patientId)
+  if (filter.status) q = q.where('status', '=', filter.status)
+  if (filter.referringProviderNpi) q = q.where('referringProviderNpi', '=', filter.referringProviderNpi)
+  if (cursor) q = q.where(sql<boolean>`(referral.created_at, referral.id) < (${String(cursor[0])}::timestamptz, ${String(cursor[1])}::uuid)`)
+  const rows = await q.execute()
+  const filters = Object.keys(filter).filter((k) => k !== 'limit' && k !== 'cursor')
+  const detail = { filters, returned: Math.min(rows.length, limit) }
+  const shown = rows.slice(0, limit)
+  if (shown.length === 0) {
+    await auditRead(ctx, { verb: 'referral.search', resourceType: 'referral', patientId: filter.patientId ?? null, facilityId: filter.facilityId ?? null, detail })
+  }
+  // One audited read per referral listed; restricted patients' referrals are withheld (403 when asked for that patient).
+  const withheld = await guardPatientReads(ctx, shown.map((r) => ({
+    verb: 'referral.search', resourceType: 'referral', resourceId: r.id, patientId: r.patientId, facilityId: r.facilityId, detail,
+  })), dbOf(ctx))
+  if (filter.patientId && withheld.size > 0) throw restrictedRecord()
+  const page = toPage(rows, limit, (r) => [r.cursorAt, r.id], toReferral)
+  return withheld.size === 0 ? page : { ...page, items: page.items.filter((r) => !withheld.has(r.patientId)) }
+}
+
+/**
+ * Changes a referral as the payer or the referring office amends it: status (cancel, or
+ * reinstate a cancelled one), visits authorised (never below those used), expiry, and the
+ * authorisation number. Visits already counted stay counted.
+ */
+export async function updateReferral(ctx: RequestContext, id: string, expected: number | undefined, body: UpdateReferralBody) {
+  return withTransaction(ctx, async (trx) => {
+    const row = await trx.selectFrom('referral').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
+    const scope = facilityScope(ctx.principal)
+    if (!row || (scope && !scope.includes(row.facilityId))) throw new NotFoundError('Referral')
+    if (expected !== undefined && expected !== row.version) throw new PreconditionFailedError()
+    if (body.validTo !== undefined && body.validTo < isoDate(row.validFrom)) {
+      throw new BadRequestError('The referral is not valid', [{ pointer: '/validTo', detail: 'must not be before validFrom' }])
+    }
+    if (body.visitsAuthorized !== undefined && body.visitsAuthorized < row.visitsUsed) {
+      throw new ConflictError('visits-already-used', `${row.visitsUsed} visits have been used; fewer cannot be authorised`)
+    }
+    const updated = await trx.updateTable('referral').set((eb) => ({ ...body, version: eb('version', '+', 1) })).where('id', '=', id).returningAll().executeTakeFirstOrThrow()
+    await auditChange(trx, ctx, {
+      action: 'update', verb: body.status && body.status !== row.status ? `referral.${body.status === 'cancelled' ? 'cancel' : 'reinstate'}` : 'referral.update',
+      resourceType: 'referral', resourceId: id, patientId: row.patientId, facilityId: row.facilityId, detail: { fields: Object.keys(body) },
+    })
+    return toReferral(updated)
+  })
 }
 
 /**
@@ -65,6 +124,12 @@ export async function checkReferral(
     : null
   if (problem) throw new ConflictError('referral-invalid', problem)
   return referral
+}
+
+/** Gives back a visit counted by an appointment that turned out to be entered in error. */
+export async function returnReferralVisit(db: Kysely<Database>, referralId: string) {
+  await db.updateTable('referral').set((eb) => ({ visitsUsed: eb('visitsUsed', '-', 1), version: eb('version', '+', 1) }))
+    .where('id', '=', referralId).where('visitsUsed', '>', 0).execute()
 }
 
 /** Counts the visit against its referral; once per appointment (the caller marks it counted). */

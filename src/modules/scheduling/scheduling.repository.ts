@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from '../../db/database.ts'
 import { scopeIds } from '../../db/query-helpers.ts'
+import type {} from './scheduling.tables.ts'
 
 type Db = Kysely<Database>
 type Trx = Transaction<Database>
@@ -32,8 +33,9 @@ export const findProviderAtFacility = (db: Db, providerId: string, facilityId: s
     .where('provider.active', '=', true)
     .executeTakeFirst()
 
+/** An active appointment type of the organisation: what can be searched, held and booked. */
 export const findAppointmentType = (db: Db, id: string, organizationId: string) =>
-  db.selectFrom('appointmentType').selectAll().where('id', '=', id).where('organizationId', '=', organizationId).executeTakeFirst()
+  db.selectFrom('appointmentType').selectAll().where('id', '=', id).where('organizationId', '=', organizationId).where('active', '=', true).executeTakeFirst()
 
 export const listResources = (db: Db, facilityId: string, ids?: string[]) => {
   let q = db.selectFrom('resource').selectAll().where('facilityId', '=', facilityId).where('active', '=', true).orderBy('name').orderBy('id')
@@ -157,3 +159,60 @@ export const appointmentView = (db: Db) =>
 
 export const resourceNames = (db: Db, ids: string[]) =>
   db.selectFrom('resource').select(['id', 'name', 'kind']).where('id', 'in', scopeIds(ids)).execute()
+
+/** Appointment statuses that still hold their time. */
+export const LIVE_STATUSES = ['booked', 'arrived', 'checked-in'] as const
+
+/**
+ * Whether appointments or surgical cases still hold time of this provider or resource after
+ * now: their reservations (holds excluded; they expire by themselves). Reservations span at
+ * most 2 days, so the start bound lets the (owner, lower(period)) index find them.
+ */
+export async function hasFutureBookings(db: Db, owner: { providerId: string } | { resourceId: string }) {
+  const [column, id] = 'providerId' in owner ? ['provider_id', owner.providerId] : ['resource_id', owner.resourceId]
+  const { rows } = await sql`
+    SELECT 1 FROM reservation
+     WHERE ${sql.ref(column)} = ${id} AND hold_id IS NULL
+       AND lower(period) > now() - interval '2 days' AND upper(period) > now()
+     LIMIT 1`.execute(db)
+  return rows.length > 0
+}
+
+/** Whether the provider has appointments or surgical cases at any of these facilities that end after now. */
+export async function hasFutureBookingsAt(db: Db, providerId: string, facilityIds: string[]) {
+  const [appointment, surgicalCase] = await Promise.all([
+    db.selectFrom('appointment').select('id').where('providerId', '=', providerId).where('facilityId', 'in', scopeIds(facilityIds))
+      .where('status', 'in', LIVE_STATUSES).where('startAt', '>', sql<Date>`now() - interval '2 days'`).where('endAt', '>', sql<Date>`now()`).limit(1).executeTakeFirst(),
+    db.selectFrom('surgicalCase').select('id').where('surgeonId', '=', providerId).where('facilityId', 'in', scopeIds(facilityIds))
+      .where('status', 'in', ['pending-facility-confirmation', 'scheduled']).where('endAt', '>', sql<Date>`now()`).limit(1).executeTakeFirst(),
+  ])
+  return appointment !== undefined || surgicalCase !== undefined
+}
+
+/** Whether appointments of this type are still to take place. */
+export async function typeHasFutureAppointments(db: Db, appointmentTypeId: string) {
+  const row = await db.selectFrom('appointment').select('id').where('appointmentTypeId', '=', appointmentTypeId)
+    .where('status', 'in', LIVE_STATUSES).where('endAt', '>', sql<Date>`now()`).limit(1).executeTakeFirst()
+  return row !== undefined
+}
+
+/**
+ * Deletes a reference row, or retires it when other rows still reference it: the foreign keys
+ * decide (23503), under a savepoint so the transaction outlives the refused delete.
+ */
+export async function deleteOrRetire(trx: Trx, remove: () => Promise<unknown>, retire: () => Promise<unknown>): Promise<'deleted' | 'retired'> {
+  await sql`SAVEPOINT delete_or_retire`.execute(trx)
+  try {
+    await remove()
+    await sql`RELEASE SAVEPOINT delete_or_retire`.execute(trx)
+    return 'deleted'
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23503') throw err
+    await sql`ROLLBACK TO SAVEPOINT delete_or_retire`.execute(trx)
+    await retire()
+    return 'retired'
+  }
+}
+
+/** A timestamptz as exact text (microseconds, UTC) for cursors: a JS Date would drop the microseconds. */
+export const cursorInstant = (column: string) => sql<string>`to_char(${sql.ref(column)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`

@@ -1,6 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Type, type TSchema } from '@sinclair/typebox'
 import { problems } from '../../http/errors.ts'
+import { decodeCursor, Page, PageQuery } from '../../http/pagination.ts'
 import { idempotent, IdempotencyHeaders } from '../../http/idempotency.ts'
 import { etagHeader, IfMatchHeaders, ifMatchVersion, sendVersioned } from '../../http/versioning.ts'
 import * as booking from './booking.service.ts'
@@ -11,13 +12,21 @@ import * as slots from './slots.service.ts'
 import * as surgery from './surgery.service.ts'
 
 const tags = ['scheduling']
-const Items = (item: TSchema, title: string) => Type.Object({ items: Type.Array(item) }, { title, additionalProperties: false })
+const ActiveFilter = { active: Type.Optional(Type.Boolean({ description: 'Only active (true) or retired (false) ones.' })) }
+/** 204 when the row went; 200 with it, retired (active=false), when past records still name it. */
+const removal = (item: TSchema) => ({
+  200: { description: 'Kept, retired (active=false): past records name it.', content: { 'application/json': { schema: item } } },
+  204: Type.Null({ description: 'Removed.' }),
+})
+const sendRemoval = <T extends { version: number }>(reply: FastifyReply, r: reference.Removal<T>) =>
+  r.outcome === 'deleted' ? reply.code(204).send() : sendVersioned(reply, r.resource)
 const Uuid = (description: string) => Type.String({ format: 'uuid', description })
 const Window = { from: Type.String({ format: 'date-time', maxLength: 40 }), to: Type.String({ format: 'date-time', maxLength: 40 }) }
 
 export const schedulingRoutes: FastifyPluginAsync = async (app) => {
   for (const schema of [S.SpecialtySchema, S.ProviderSchema, S.ResourceSchema, S.AppointmentTypeSchema, S.AvailabilityRuleSchema, S.AvailabilityExceptionSchema,
-    S.SlotSchema, S.SlotHoldSchema, S.AppointmentSchema, S.CalendarSchema, S.ReferralSchema, S.SurgicalCaseSchema, S.WaitlistEntrySchema, S.WaitlistMatchSchema]) {
+    S.SlotSchema, S.SlotHoldSchema, S.AppointmentSchema, S.CalendarSchema, S.ReferralSchema, S.SurgicalCaseSchema, S.WaitlistEntrySchema, S.WaitlistMatchSchema,
+    S.CancelledAppointmentSchema]) {
     app.addSchema(schema)
   }
   const ref = (id: string) => Type.Ref(id)
@@ -25,6 +34,12 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
   const FacilityParams = S.IdParams('facilityId', 'Facility id.')
   const AppointmentParams = S.IdParams('appointmentId', 'Appointment id.')
   const CaseParams = S.IdParams('caseId', 'Surgical case id.')
+  const SpecialtyParams = S.IdParams('specialtyId', 'Specialty id.')
+  const TypeParams = S.IdParams('appointmentTypeId', 'Appointment type id.')
+  const ResourceParams = Type.Object({ facilityId: Uuid('Facility id.'), resourceId: Uuid('Resource id.') })
+  const RuleParams = Type.Object({ providerId: Uuid('Provider id.'), ruleId: Uuid('Rule id.') })
+  const ReferralParams = S.IdParams('referralId', 'Referral id.')
+  type Paged = { limit?: number; cursor?: string }
   const read = { permission: 'scheduling:read' as const }
   const write = { permission: 'scheduling:write' as const }
 
@@ -35,10 +50,28 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       response: { 201: ref('Specialty'), ...problems(400, 401, 403, 409, 413, 415, 422, 503) } },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => reference.createSpecialty(ctx, req.body)))
 
-  app.get('/specialties', {
+  app.get<{ Querystring: Paged & { active?: boolean } }>('/specialties', {
     config: read,
-    schema: { operationId: 'listSpecialties', tags, summary: 'List specialties', response: { 200: Items(ref('Specialty'), 'SpecialtyList'), ...problems(400, 401, 403, 503) } },
-  }, async (req) => ({ items: await reference.listSpecialties(req.ctx) }))
+    schema: { operationId: 'listSpecialties', tags, summary: 'List specialties', querystring: Type.Object({ ...PageQuery, ...ActiveFilter }, { additionalProperties: false }),
+      response: { 200: Page(ref('Specialty'), 'SpecialtyPage'), ...problems(400, 401, 403, 503) } },
+  }, (req) => reference.listSpecialties(req.ctx, req.query, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+
+  app.get<{ Params: { specialtyId: string } }>('/specialties/:specialtyId', {
+    config: read,
+    schema: { operationId: 'getSpecialty', tags, summary: 'Read a specialty', params: SpecialtyParams, response: { 200: ref('Specialty'), ...problems(400, 401, 403, 404, 503) } },
+  }, async (req, reply) => sendVersioned(reply, await reference.getSpecialty(req.ctx, req.params.specialtyId)))
+
+  app.patch<{ Params: { specialtyId: string }; Body: S.UpdateSpecialtyBody }>('/specialties/:specialtyId', {
+    config: write,
+    schema: { operationId: 'updateSpecialty', tags, summary: 'Rename, retire or reinstate a specialty', params: SpecialtyParams, headers: IfMatchHeaders,
+      body: S.UpdateSpecialtyBodySchema, response: { 200: ref('Specialty'), ...problems(400, 401, 403, 404, 412, 413, 415, 503) } },
+  }, async (req, reply) => sendVersioned(reply, await reference.updateSpecialty(req.ctx, req.params.specialtyId, ifMatchVersion(req), req.body)))
+
+  app.delete<{ Params: { specialtyId: string } }>('/specialties/:specialtyId', {
+    config: write,
+    schema: { operationId: 'deleteSpecialty', tags, summary: 'Remove a specialty (retired instead while providers, types or referrals name it)',
+      params: SpecialtyParams, headers: IfMatchHeaders, response: { ...removal(ref('Specialty')), ...problems(400, 401, 403, 404, 412, 503) } },
+  }, async (req, reply) => sendRemoval(reply, await reference.deleteSpecialty(req.ctx, req.params.specialtyId, ifMatchVersion(req))))
 
   app.post<{ Body: S.CreateProviderBody }>('/providers', {
     config: write,
@@ -46,17 +79,33 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       response: { 201: ref('Provider'), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) } },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => reference.createProvider(ctx, req.body)))
 
-  app.get<{ Querystring: { facilityId: string; specialtyId?: string } }>('/providers', {
+  app.get<{ Querystring: S.ProviderListQuery }>('/providers', {
     config: read,
-    schema: { operationId: 'listProviders', tags, summary: 'Providers working at a facility',
-      querystring: Type.Object({ facilityId: Uuid('Facility.'), specialtyId: Type.Optional(Uuid('Only this specialty.')) }, { additionalProperties: false }),
-      response: { 200: Items(ref('Provider'), 'ProviderList'), ...problems(400, 401, 403, 404, 503) } },
-  }, async (req) => ({ items: await reference.listProviders(req.ctx, req.query) }))
+    schema: { operationId: 'listProviders', tags, summary: 'Providers in your facilities; by specialty, and in or out of an insurance plan\'s network',
+      description: 'With planId, a provider is in network when its NPI participates, today, in the plan\'s network (the participations behind ' +
+        'GET /plans/{planId}/network-providers). A plan without a network has nobody in network. An unknown planId is 404.',
+      querystring: S.ProviderListQuerySchema, response: { 200: Page(ref('Provider'), 'ProviderPage'), ...problems(400, 401, 403, 404, 503) } },
+  }, (req) => reference.listProviders(req.ctx, req.query, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
 
   app.get<{ Params: { providerId: string } }>('/providers/:providerId', {
     config: read,
     schema: { operationId: 'getProvider', tags, summary: 'Read a provider', params: ProviderParams, response: { 200: ref('Provider'), ...problems(400, 401, 403, 404, 503) } },
   }, async (req, reply) => sendVersioned(reply, await reference.getProvider(req.ctx, req.params.providerId)))
+
+  app.patch<{ Params: { providerId: string }; Body: S.UpdateProviderBody }>('/providers/:providerId', {
+    config: write,
+    schema: { operationId: 'updateProvider', tags, summary: 'Change a provider: name, NPI, specialties, facilities; retire or reinstate',
+      description: 'Retiring (active=false), or removing a facility, is 409 in-use while the provider has future appointments or surgical cases there.',
+      params: ProviderParams, headers: IfMatchHeaders, body: S.UpdateProviderBodySchema,
+      response: { 200: ref('Provider'), ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) } },
+  }, async (req, reply) => sendVersioned(reply, await reference.updateProvider(req.ctx, req.params.providerId, ifMatchVersion(req), req.body)))
+
+  app.delete<{ Params: { providerId: string } }>('/providers/:providerId', {
+    config: write,
+    schema: { operationId: 'deleteProvider', tags, summary: 'Remove a provider (retired instead while past records name it)',
+      description: '409 in-use while the provider has future appointments or surgical cases; 403 when it also works at facilities outside your scope.',
+      params: ProviderParams, headers: IfMatchHeaders, response: { ...removal(ref('Provider')), ...problems(400, 401, 403, 404, 409, 412, 503) } },
+  }, async (req, reply) => sendRemoval(reply, await reference.deleteProvider(req.ctx, req.params.providerId, ifMatchVersion(req))))
 
   app.post<{ Params: { facilityId: string }; Body: { kind: S.ResourceKind; name: string } }>('/facilities/:facilityId/resources', {
     config: write,
@@ -64,11 +113,32 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       body: S.CreateResourceBodySchema, response: { 201: ref('Resource'), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) } },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => reference.createResource(ctx, req.params.facilityId, req.body)))
 
-  app.get<{ Params: { facilityId: string } }>('/facilities/:facilityId/resources', {
+  app.get<{ Params: { facilityId: string }; Querystring: Paged & { active?: boolean } }>('/facilities/:facilityId/resources', {
     config: read,
     schema: { operationId: 'listResources', tags, summary: 'Rooms and equipment of a facility', params: FacilityParams,
-      response: { 200: Items(ref('Resource'), 'ResourceList'), ...problems(400, 401, 403, 404, 503) } },
-  }, async (req) => ({ items: await reference.listResources(req.ctx, req.params.facilityId) }))
+      querystring: Type.Object({ ...PageQuery, ...ActiveFilter }, { additionalProperties: false }),
+      response: { 200: Page(ref('Resource'), 'ResourcePage'), ...problems(400, 401, 403, 404, 503) } },
+  }, (req) => reference.listResources(req.ctx, req.params.facilityId, req.query, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+
+  app.get<{ Params: { facilityId: string; resourceId: string } }>('/facilities/:facilityId/resources/:resourceId', {
+    config: read,
+    schema: { operationId: 'getResource', tags, summary: 'Read a room or piece of equipment', params: ResourceParams, response: { 200: ref('Resource'), ...problems(400, 401, 403, 404, 503) } },
+  }, async (req, reply) => sendVersioned(reply, await reference.getResource(req.ctx, req.params.facilityId, req.params.resourceId)))
+
+  app.patch<{ Params: { facilityId: string; resourceId: string }; Body: S.UpdateResourceBody }>('/facilities/:facilityId/resources/:resourceId', {
+    config: write,
+    schema: { operationId: 'updateResource', tags, summary: 'Rename, change the kind of, retire or reinstate a resource',
+      description: 'Retiring it or changing its kind is 409 in-use while future appointments or surgical cases reserve it.',
+      params: ResourceParams, headers: IfMatchHeaders, body: S.UpdateResourceBodySchema,
+      response: { 200: ref('Resource'), ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) } },
+  }, async (req, reply) => sendVersioned(reply, await reference.updateResource(req.ctx, req.params.facilityId, req.params.resourceId, ifMatchVersion(req), req.body)))
+
+  app.delete<{ Params: { facilityId: string; resourceId: string } }>('/facilities/:facilityId/resources/:resourceId', {
+    config: write,
+    schema: { operationId: 'deleteResource', tags, summary: 'Remove a resource (retired instead while past records name it)',
+      description: '409 in-use while future appointments or surgical cases reserve it.',
+      params: ResourceParams, headers: IfMatchHeaders, response: { ...removal(ref('Resource')), ...problems(400, 401, 403, 404, 409, 412, 503) } },
+  }, async (req, reply) => sendRemoval(reply, await reference.deleteResource(req.ctx, req.params.facilityId, req.params.resourceId, ifMatchVersion(req))))
 
   app.post<{ Body: S.CreateAppointmentTypeBody }>('/appointment-types', {
     config: write,
@@ -76,12 +146,32 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       response: { 201: ref('AppointmentType'), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) } },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => reference.createAppointmentType(ctx, req.body)))
 
-  app.get<{ Querystring: { organizationId: string } }>('/appointment-types', {
+  app.get<{ Querystring: Paged & { organizationId: string; active?: boolean } }>('/appointment-types', {
     config: read,
     schema: { operationId: 'listAppointmentTypes', tags, summary: 'Appointment types of an organisation',
-      querystring: Type.Object({ organizationId: Uuid('Organisation.') }, { additionalProperties: false }),
-      response: { 200: Items(ref('AppointmentType'), 'AppointmentTypeList'), ...problems(400, 401, 403, 404, 503) } },
-  }, async (req) => ({ items: await reference.listAppointmentTypes(req.ctx, req.query.organizationId) }))
+      querystring: Type.Object({ ...PageQuery, organizationId: Uuid('Organisation.'), ...ActiveFilter }, { additionalProperties: false }),
+      response: { 200: Page(ref('AppointmentType'), 'AppointmentTypePage'), ...problems(400, 401, 403, 404, 503) } },
+  }, (req) => reference.listAppointmentTypes(req.ctx, req.query, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+
+  app.get<{ Params: { appointmentTypeId: string } }>('/appointment-types/:appointmentTypeId', {
+    config: read,
+    schema: { operationId: 'getAppointmentType', tags, summary: 'Read an appointment type', params: TypeParams, response: { 200: ref('AppointmentType'), ...problems(400, 401, 403, 404, 503) } },
+  }, async (req, reply) => sendVersioned(reply, await reference.getAppointmentType(req.ctx, req.params.appointmentTypeId)))
+
+  app.patch<{ Params: { appointmentTypeId: string }; Body: S.UpdateAppointmentTypeBody }>('/appointment-types/:appointmentTypeId', {
+    config: write,
+    schema: { operationId: 'updateAppointmentType', tags, summary: 'Change an appointment type; retire or reinstate it',
+      description: 'Booked appointments keep their times. Retiring (active=false) is 409 in-use while appointments of the type are still to come.',
+      params: TypeParams, headers: IfMatchHeaders, body: S.UpdateAppointmentTypeBodySchema,
+      response: { 200: ref('AppointmentType'), ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) } },
+  }, async (req, reply) => sendVersioned(reply, await reference.updateAppointmentType(req.ctx, req.params.appointmentTypeId, ifMatchVersion(req), req.body)))
+
+  app.delete<{ Params: { appointmentTypeId: string } }>('/appointment-types/:appointmentTypeId', {
+    config: write,
+    schema: { operationId: 'deleteAppointmentType', tags, summary: 'Remove an appointment type (retired instead while past records name it)',
+      description: '409 in-use while appointments of the type are still to come.',
+      params: TypeParams, headers: IfMatchHeaders, response: { ...removal(ref('AppointmentType')), ...problems(400, 401, 403, 404, 409, 412, 503) } },
+  }, async (req, reply) => sendRemoval(reply, await reference.deleteAppointmentType(req.ctx, req.params.appointmentTypeId, ifMatchVersion(req))))
 
   // Availability
   app.post<{ Params: { providerId: string }; Body: S.CreateAvailabilityRuleBody }>('/providers/:providerId/availability-rules', {
@@ -91,20 +181,27 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       response: { 201: ref('AvailabilityRule'), ...problems(400, 401, 403, 404, 413, 415, 422, 503) } },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => reference.createRule(ctx, req.params.providerId, req.body)))
 
-  app.get<{ Params: { providerId: string }; Querystring: { facilityId: string } }>('/providers/:providerId/availability-rules', {
+  app.get<{ Params: { providerId: string }; Querystring: Paged & { facilityId: string } }>('/providers/:providerId/availability-rules', {
     config: read,
     schema: { operationId: 'listAvailabilityRules', tags, summary: 'Weekly availability of a provider at a facility', params: ProviderParams,
-      querystring: Type.Object({ facilityId: Uuid('Facility.') }, { additionalProperties: false }),
-      response: { 200: Items(ref('AvailabilityRule'), 'AvailabilityRuleList'), ...problems(400, 401, 403, 404, 503) } },
-  }, async (req) => ({ items: await reference.listRules(req.ctx, req.params.providerId, req.query.facilityId) }))
+      querystring: Type.Object({ ...PageQuery, facilityId: Uuid('Facility.') }, { additionalProperties: false }),
+      response: { 200: Page(ref('AvailabilityRule'), 'AvailabilityRulePage'), ...problems(400, 401, 403, 404, 503) } },
+  }, (req) => reference.listRules(req.ctx, req.params.providerId, req.query.facilityId, decodeCursor(req.query.cursor, 3), req.query.limit ?? 25))
+
+  app.patch<{ Params: { providerId: string; ruleId: string }; Body: S.UpdateAvailabilityRuleBody }>('/providers/:providerId/availability-rules/:ruleId', {
+    config: write,
+    schema: { operationId: 'updateAvailabilityRule', tags, summary: 'Change a weekly availability rule (booked appointments stay)',
+      params: RuleParams, headers: IfMatchHeaders, body: S.UpdateAvailabilityRuleBodySchema,
+      response: { 200: ref('AvailabilityRule'), ...problems(400, 401, 403, 404, 412, 413, 415, 503) } },
+  }, async (req, reply) => sendVersioned(reply, await reference.updateRule(req.ctx, req.params.providerId, req.params.ruleId, ifMatchVersion(req), req.body)))
 
   app.delete<{ Params: { providerId: string; ruleId: string } }>('/providers/:providerId/availability-rules/:ruleId', {
     config: write,
     schema: { operationId: 'deleteAvailabilityRule', tags, summary: 'Remove a weekly availability rule (booked appointments stay)',
-      params: Type.Object({ providerId: Uuid('Provider id.'), ruleId: Uuid('Rule id.') }),
-      response: { 204: Type.Null({ description: 'Removed.' }), ...problems(400, 401, 403, 404, 503) } },
+      params: RuleParams, headers: IfMatchHeaders,
+      response: { 204: Type.Null({ description: 'Removed.' }), ...problems(400, 401, 403, 404, 412, 503) } },
   }, async (req, reply) => {
-    await reference.deleteRule(req.ctx, req.params.providerId, req.params.ruleId)
+    await reference.deleteRule(req.ctx, req.params.providerId, req.params.ruleId, ifMatchVersion(req))
     return reply.code(204).send()
   })
 
@@ -128,8 +225,8 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     config: read,
     schema: { operationId: 'findSlots', tags, summary: 'Free slots (FHIR $find)',
       description: 'By provider(s) or specialty at a facility, for an appointment type. Honours availability, blocks, appointments, live holds, buffers and minimum notice.',
-      querystring: S.SlotQuerySchema, response: { 200: Items(ref('Slot'), 'SlotList'), ...problems(400, 401, 403, 404, 503) } },
-  }, async (req) => ({ items: await slots.searchSlots(req.ctx, req.query) }))
+      querystring: S.SlotQuerySchema, response: { 200: Page(ref('Slot'), 'SlotPage'), ...problems(400, 401, 403, 404, 503) } },
+  }, (req) => slots.searchSlots(req.ctx, req.query, decodeCursor(req.query.cursor, 3)))
 
   app.post<{ Body: S.CreateSlotHoldBody }>('/slot-holds', {
     config: write,
@@ -154,12 +251,11 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       headers: IdempotencyHeaders, body: S.BookAppointmentBodySchema, response: { 201: ref('Appointment'), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) } },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => booking.bookAppointment(ctx, req.body), (b) => ({ ...etagHeader(b), location: `/appointments/${b.id}` })))
 
-  app.get<{ Querystring: { facilityId: string; patientId: string } }>('/appointments', {
+  app.get<{ Querystring: Paged & { facilityId: string; patientId: string } }>('/appointments', {
     config: read,
-    schema: { operationId: 'listPatientAppointments', tags, summary: 'A patient\'s appointments at a facility',
-      querystring: Type.Object({ facilityId: Uuid('Facility.'), patientId: Uuid('Patient.') }, { additionalProperties: false }),
-      response: { 200: Items(ref('Appointment'), 'AppointmentList'), ...problems(400, 401, 403, 404, 503) } },
-  }, async (req) => ({ items: await booking.listPatientAppointments(req.ctx, req.query.facilityId, req.query.patientId) }))
+    schema: { operationId: 'listPatientAppointments', tags, summary: 'A patient\'s appointments at a facility, earliest first',
+      querystring: S.AppointmentListQuerySchema, response: { 200: Page(ref('Appointment'), 'AppointmentPage'), ...problems(400, 401, 403, 404, 503) } },
+  }, (req) => booking.listPatientAppointments(req.ctx, req.query.facilityId, req.query.patientId, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
 
   app.get<{ Params: { appointmentId: string } }>('/appointments/:appointmentId', {
     config: read,
@@ -175,7 +271,8 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
   app.post<{ Params: { appointmentId: string }; Body: { reason: string } }>('/appointments/:appointmentId/cancel', {
     config: write,
     schema: { operationId: 'cancelAppointment', tags, summary: 'Cancel an appointment (reason, who, late flag); frees its time',
-      params: AppointmentParams, headers: IfMatchHeaders, body: S.CancelBodySchema, response: { 200: ref('Appointment'), ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) } },
+      description: 'The response names the waiting patients who could take the freed time (waitlistMatches), as GET /waitlist/matches would; each is an audited read.',
+      params: AppointmentParams, headers: IfMatchHeaders, body: S.CancelBodySchema, response: { 200: ref('CancelledAppointment'), ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) } },
   }, async (req, reply) => sendVersioned(reply, await booking.cancel(req.ctx, req.params.appointmentId, req.body.reason, ifMatchVersion(req))))
 
   for (const [path, to, operationId, summary] of [
@@ -189,6 +286,14 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     }, async (req, reply) => sendVersioned(reply, await booking.transition(req.ctx, req.params.appointmentId, to, ifMatchVersion(req))))
   }
 
+  app.post<{ Params: { appointmentId: string }; Body: { reason: string } }>('/appointments/:appointmentId/entered-in-error', {
+    config: write,
+    schema: { operationId: 'markAppointmentEnteredInError', tags, summary: 'Mark an appointment entered in error (FHIR); frees its time',
+      description: 'For an appointment that should never have existed, from any other status. Its time is freed at once, a referral visit it counted is given back; ' +
+        'the reason is kept on the appointment.',
+      params: AppointmentParams, headers: IfMatchHeaders, body: S.EnteredInErrorBodySchema, response: { 200: ref('Appointment'), ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) } },
+  }, async (req, reply) => sendVersioned(reply, await booking.markEnteredInError(req.ctx, req.params.appointmentId, req.body.reason, ifMatchVersion(req))))
+
   // Waitlist
   app.post<{ Body: S.CreateWaitlistEntryBody }>('/waitlist', {
     config: write,
@@ -196,12 +301,13 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       body: S.CreateWaitlistEntryBodySchema, response: { 201: ref('WaitlistEntry'), ...problems(400, 401, 403, 404, 413, 415, 422, 503) } },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => slots.addToWaitlist(ctx, req.body)))
 
-  app.get<{ Querystring: { facilityId: string } }>('/waitlist/matches', {
+  app.get<{ Querystring: Paged & { facilityId: string } }>('/waitlist/matches', {
     config: read,
     schema: { operationId: 'listWaitlistMatches', tags, summary: 'Waiting patients who could take a slot that is free now',
-      querystring: Type.Object({ facilityId: Uuid('Facility.') }, { additionalProperties: false }),
-      response: { 200: Items(ref('WaitlistMatch'), 'WaitlistMatchList'), ...problems(400, 401, 403, 404, 503) } },
-  }, async (req) => ({ items: await slots.waitlistMatches(req.ctx, req.query.facilityId) }))
+      description: 'First come first. A page looks at up to 100 waiting entries, so it may hold fewer matches than limit and still have a next cursor.',
+      querystring: Type.Object({ ...PageQuery, facilityId: Uuid('Facility.') }, { additionalProperties: false }),
+      response: { 200: Page(ref('WaitlistMatch'), 'WaitlistMatchPage'), ...problems(400, 401, 403, 404, 503) } },
+  }, (req) => slots.waitlistMatches(req.ctx, req.query.facilityId, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
 
   // Referrals
   app.post<{ Body: S.CreateReferralBody }>('/referrals', {
@@ -210,10 +316,25 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       response: { 201: ref('Referral'), ...problems(400, 401, 403, 404, 413, 415, 422, 503) } },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => referrals.createReferral(ctx, req.body)))
 
+  app.get<{ Querystring: S.ReferralListQuery }>('/referrals', {
+    config: read,
+    schema: { operationId: 'listReferrals', tags, summary: 'Referrals in your facilities, newest first; by patient, status or referring NPI',
+      description: 'Each referral listed is an audited read. Referrals of restricted records are withheld (403 restricted-record when patientId names one).',
+      querystring: S.ReferralListQuerySchema, response: { 200: Page(ref('Referral'), 'ReferralPage'), ...problems(400, 401, 403, 404, 503) } },
+  }, (req) => referrals.listReferrals(req.ctx, req.query, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+
   app.get<{ Params: { referralId: string } }>('/referrals/:referralId', {
     config: read,
-    schema: { operationId: 'getReferral', tags, summary: 'Read a referral', params: S.IdParams('referralId', 'Referral id.'), response: { 200: ref('Referral'), ...problems(400, 401, 403, 404, 503) } },
+    schema: { operationId: 'getReferral', tags, summary: 'Read a referral', params: ReferralParams, response: { 200: ref('Referral'), ...problems(400, 401, 403, 404, 503) } },
   }, async (req, reply) => sendVersioned(reply, await referrals.getReferral(req.ctx, req.params.referralId)))
+
+  app.patch<{ Params: { referralId: string }; Body: S.UpdateReferralBody }>('/referrals/:referralId', {
+    config: write,
+    schema: { operationId: 'updateReferral', tags, summary: 'Amend a referral: cancel or reinstate, visits authorised, expiry, authorisation number',
+      description: 'Visits authorised never drop below those used (409 visits-already-used).',
+      params: ReferralParams, headers: IfMatchHeaders, body: S.UpdateReferralBodySchema,
+      response: { 200: ref('Referral'), ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) } },
+  }, async (req, reply) => sendVersioned(reply, await referrals.updateReferral(req.ctx, req.params.referralId, ifMatchVersion(req), req.body)))
 
   // Surgical cases
   app.post<{ Body: S.CreateSurgicalCaseBody }>('/surgical-cases', {

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { PageQuery } from '../../http/pagination.ts'
 
 const Id = (description: string) => Type.String({ format: 'uuid', description })
 const Text = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description })
@@ -27,14 +28,22 @@ export const ResourceKindSchema = Type.Union([Type.Literal('exam-room'), Type.Li
 )
 export type ResourceKind = Static<typeof ResourceKindSchema>
 
+const Active = Type.Boolean({ description: 'False once retired: kept for the records that name it, offered for nothing new.' })
+const Version = Type.Integer({ minimum: 1, description: 'Row version; the ETag carries it.' })
+
 export const SpecialtySchema = Type.Object(
-  { id: Id('Specialty id.'), code: Code, name: Text(200, 'Display name.') },
-  { $id: 'Specialty', additionalProperties: false, examples: [{ id: EX.specialty, code: 'cardiology', name: 'Cardiology' }] },
+  { id: Id('Specialty id.'), code: Code, name: Text(200, 'Display name.'), active: Active, version: Version },
+  { $id: 'Specialty', additionalProperties: false, examples: [{ id: EX.specialty, code: 'cardiology', name: 'Cardiology', active: true, version: 1 }] },
 )
 export const CreateSpecialtyBodySchema = Type.Object(
   { code: Code, name: Text(200, 'Display name.') },
   { additionalProperties: false, examples: [{ code: 'cardiology', name: 'Cardiology' }] },
 )
+export const UpdateSpecialtyBodySchema = Type.Object(
+  { name: Type.Optional(Text(200, 'Display name.')), active: Type.Optional(Active) },
+  { additionalProperties: false, minProperties: 1, examples: [{ name: 'Cardiovascular disease' }] },
+)
+export type UpdateSpecialtyBody = Static<typeof UpdateSpecialtyBodySchema>
 
 export const ProviderSchema = Type.Object(
   {
@@ -44,8 +53,8 @@ export const ProviderSchema = Type.Object(
     displayName: Text(200, 'Name as shown on calendars.'),
     specialtyIds: Type.Array(Id('Specialty.')),
     facilityIds: Type.Array(Id('Facility where the provider works.')),
-    active: Type.Boolean(),
-    version: Type.Integer(),
+    active: Active,
+    version: Version,
   },
   {
     $id: 'Provider', additionalProperties: false,
@@ -62,15 +71,51 @@ export const CreateProviderBodySchema = Type.Object(
   { additionalProperties: false, examples: [{ npi: '1234567893', displayName: 'Dr. Ana Ruiz, MD', specialtyIds: [EX.specialty], facilityIds: [EX.facility] }] },
 )
 export type CreateProviderBody = Static<typeof CreateProviderBodySchema>
+export const UpdateProviderBodySchema = Type.Object(
+  {
+    npi: Type.Optional(Npi),
+    displayName: Type.Optional(Text(200, 'Name as shown on calendars.')),
+    specialtyIds: Type.Optional(Type.Array(Id('Specialty.'), { maxItems: 10, uniqueItems: true, description: 'Replaces the specialties.' })),
+    facilityIds: Type.Optional(Type.Array(Id('Facility.'), {
+      minItems: 1, maxItems: 50, uniqueItems: true,
+      description: 'Replaces the facilities within your scope (others stay). A facility with future appointments of the provider cannot be removed.',
+    })),
+    active: Type.Optional(Type.Boolean({ description: 'False retires the provider (refused while future appointments or cases are booked).' })),
+  },
+  { additionalProperties: false, minProperties: 1, examples: [{ displayName: 'Dr. Ana Ruiz-Lopez, MD' }, { active: false }] },
+)
+export type UpdateProviderBody = Static<typeof UpdateProviderBodySchema>
+
+export const ProviderListQuerySchema = Type.Object(
+  {
+    ...PageQuery,
+    facilityId: Type.Optional(Id('Only providers working at this facility (default: every facility in your scope).')),
+    specialtyId: Type.Optional(Id('Only this specialty.')),
+    active: Type.Optional(Type.Boolean({ description: 'Only active (true) or retired (false) providers.' })),
+    planId: Type.Optional(Id('Filter by network status in this insurance plan (see inNetwork).')),
+    inNetwork: Type.Optional(Type.Boolean({ description: "With planId: providers whose NPI is (true, the default) or is not (false) in the plan's network today." })),
+  },
+  { additionalProperties: false },
+)
+export type ProviderListQuery = Static<typeof ProviderListQuerySchema>
 
 export const ResourceSchema = Type.Object(
-  { id: Id('Resource id.'), facilityId: Id('Facility.'), kind: ResourceKindSchema, name: Text(200, 'Display name.'), active: Type.Boolean() },
-  { $id: 'Resource', additionalProperties: false, examples: [{ id: EX.room, facilityId: EX.facility, kind: 'exam-room', name: 'Exam 3', active: true }] },
+  { id: Id('Resource id.'), facilityId: Id('Facility.'), kind: ResourceKindSchema, name: Text(200, 'Display name.'), active: Active, version: Version },
+  { $id: 'Resource', additionalProperties: false, examples: [{ id: EX.room, facilityId: EX.facility, kind: 'exam-room', name: 'Exam 3', active: true, version: 1 }] },
 )
 export const CreateResourceBodySchema = Type.Object(
   { kind: ResourceKindSchema, name: Text(200, 'Display name.') },
   { additionalProperties: false, examples: [{ kind: 'operating-room', name: 'OR 2' }] },
 )
+export const UpdateResourceBodySchema = Type.Object(
+  {
+    kind: Type.Optional(ResourceKindSchema),
+    name: Type.Optional(Text(200, 'Display name.')),
+    active: Type.Optional(Type.Boolean({ description: 'False retires the resource (refused while future appointments or cases use it).' })),
+  },
+  { additionalProperties: false, minProperties: 1, examples: [{ name: 'Exam 3 (east wing)' }] },
+)
+export type UpdateResourceBody = Static<typeof UpdateResourceBodySchema>
 
 const typeFields = {
   code: Code,
@@ -89,8 +134,8 @@ const typeExample = {
   bufferAfterMinutes: 10, resourceKinds: ['exam-room'], requiresReferral: true, requiresPriorAuth: false, minimumNoticeMinutes: 120,
 }
 export const AppointmentTypeSchema = Type.Object(
-  { id: Id('Appointment type id.'), organizationId: Id('Organisation.'), ...typeFields },
-  { $id: 'AppointmentType', additionalProperties: false, examples: [{ id: EX.type, organizationId: EX.org, ...typeExample }] },
+  { id: Id('Appointment type id.'), organizationId: Id('Organisation.'), ...typeFields, active: Active, version: Version },
+  { $id: 'AppointmentType', additionalProperties: false, examples: [{ id: EX.type, organizationId: EX.org, ...typeExample, active: true, version: 1 }] },
 )
 export const CreateAppointmentTypeBodySchema = Type.Object(
   {
@@ -107,6 +152,16 @@ export const CreateAppointmentTypeBodySchema = Type.Object(
   { additionalProperties: false, examples: [{ organizationId: EX.org, ...typeExample }] },
 )
 export type CreateAppointmentTypeBody = Static<typeof CreateAppointmentTypeBodySchema>
+const { code: _code, ...editableTypeFields } = typeFields
+export const UpdateAppointmentTypeBodySchema = Type.Partial(
+  Type.Object({ ...editableTypeFields, active: Type.Boolean({ description: 'False retires the type (refused while future appointments use it).' }) }),
+  {
+    additionalProperties: false, minProperties: 1,
+    description: 'Appointments already booked keep their times; new bookings follow the new duration, buffers and resources.',
+    examples: [{ durationMinutes: 45, bufferAfterMinutes: 15 }],
+  },
+)
+export type UpdateAppointmentTypeBody = Static<typeof UpdateAppointmentTypeBodySchema>
 
 const LocalTime = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'Local wall-clock time HH:MM in the facility zone.' })
 export const AvailabilityRuleSchema = Type.Object(
@@ -120,10 +175,11 @@ export const AvailabilityRuleSchema = Type.Object(
     endTime: LocalTime,
     effectiveFrom: DateOnly('First day the rule applies.'),
     effectiveTo: Nullable(DateOnly('Last day the rule applies; null: open-ended.')),
+    version: Version,
   },
   {
     $id: 'AvailabilityRule', additionalProperties: false,
-    examples: [{ id: EX.type, providerId: EX.provider, facilityId: EX.facility, resourceId: EX.room, weekday: 1, startTime: '09:00', endTime: '12:00', effectiveFrom: '2026-12-01', effectiveTo: null }],
+    examples: [{ id: EX.type, providerId: EX.provider, facilityId: EX.facility, resourceId: EX.room, weekday: 1, startTime: '09:00', endTime: '12:00', effectiveFrom: '2026-12-01', effectiveTo: null, version: 1 }],
   },
 )
 export const CreateAvailabilityRuleBodySchema = Type.Object(
@@ -139,6 +195,22 @@ export const CreateAvailabilityRuleBodySchema = Type.Object(
   { additionalProperties: false, examples: [{ facilityId: EX.facility, resourceId: EX.room, weekday: 1, startTime: '09:00', endTime: '12:00', effectiveFrom: '2026-12-01' }] },
 )
 export type CreateAvailabilityRuleBody = Static<typeof CreateAvailabilityRuleBodySchema>
+export const UpdateAvailabilityRuleBodySchema = Type.Object(
+  {
+    resourceId: Type.Optional(Nullable(Id('Room that comes with this availability; null: none.'))),
+    weekday: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 })),
+    startTime: Type.Optional(LocalTime),
+    endTime: Type.Optional(LocalTime),
+    effectiveFrom: Type.Optional(DateOnly('First day.')),
+    effectiveTo: Type.Optional(Nullable(DateOnly('Last day; null: open-ended.'))),
+  },
+  {
+    additionalProperties: false, minProperties: 1,
+    description: 'Appointments already booked stay where they are.',
+    examples: [{ endTime: '13:00' }, { effectiveTo: '2027-03-31' }],
+  },
+)
+export type UpdateAvailabilityRuleBody = Static<typeof UpdateAvailabilityRuleBodySchema>
 
 export const AvailabilityExceptionSchema = Type.Object(
   {
@@ -194,7 +266,8 @@ export const SlotQuerySchema = Type.Object(
     specialtyId: Type.Optional(Id('Any provider of this specialty at the facility.')),
     from: Instant('Window start.'),
     to: Instant('Window end (at most 31 days after from).'),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100, description: 'Page size, 1 to 500 (a day of slots fits on one page).' })),
+    cursor: PageQuery.cursor,
   },
   { additionalProperties: false },
 )
@@ -261,7 +334,12 @@ export const AppointmentSchema = Type.Object(
       reason: Type.String({ maxLength: 500 }),
       late: Type.Boolean({ description: 'Cancelled within the type\'s minimum notice (24 h when it has none) of the start.' }),
     }, { additionalProperties: false })),
-    version: Type.Integer(),
+    enteredInError: Nullable(Type.Object({
+      at: Instant('When it was marked.'),
+      by: Type.String({ maxLength: 255, description: 'Subject of the user who marked it.' }),
+      reason: Type.String({ maxLength: 500 }),
+    }, { additionalProperties: false, description: 'Set when the appointment was recorded by mistake (status entered-in-error).' })),
+    version: Version,
   },
   {
     $id: 'Appointment', additionalProperties: false,
@@ -269,11 +347,16 @@ export const AppointmentSchema = Type.Object(
       id: EX.appointment, status: 'booked', facilityId: EX.facility, facilityName: 'Riverside Family Clinic', patientId: EX.patient, providerId: EX.provider,
       providerName: 'Dr. Ana Ruiz, MD', appointmentTypeId: EX.type, appointmentTypeName: 'New patient visit',
       resources: [{ id: EX.room, name: 'Exam 3', kind: 'exam-room' }], start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:30:00-05:00',
-      overbooked: false, referralId: EX.referral, referralOverridden: false, note: null, cancellation: null, version: 1,
+      overbooked: false, referralId: EX.referral, referralOverridden: false, note: null, cancellation: null, enteredInError: null, version: 1,
     }],
   },
 )
 export type Appointment = Static<typeof AppointmentSchema>
+
+export const AppointmentListQuerySchema = Type.Object(
+  { ...PageQuery, facilityId: Id('Facility.'), patientId: Id('Patient.') },
+  { additionalProperties: false },
+)
 
 export const BookAppointmentBodySchema = Type.Object(
   {
@@ -310,6 +393,10 @@ export const CancelBodySchema = Type.Object(
   { reason: Reason },
   { additionalProperties: false, examples: [{ reason: 'Patient called: travelling' }] },
 )
+export const EnteredInErrorBodySchema = Type.Object(
+  { reason: Reason },
+  { additionalProperties: false, examples: [{ reason: 'Booked for the wrong patient' }] },
+)
 
 export const CalendarSchema = Type.Object(
   {
@@ -323,7 +410,7 @@ export const CalendarSchema = Type.Object(
       end: Instant('End.'),
       status: Type.String({ maxLength: 40, description: 'Appointment or case status; busy-tentative for holds; busy-unavailable for blocks.' }),
       patientId: Nullable(Id('Patient (appointments and cases).')),
-      patientName: Type.Optional(Nullable(Type.String({ maxLength: 300, description: 'Only for roles with patient:read.' }))),
+      patientName: Type.Optional(Nullable(Type.String({ maxLength: 300, description: "Only for roles with patient:read; 'Restricted record' for a restricted patient outside your care team (send X-Break-Glass-Reason to see it)." }))),
       label: Nullable(Type.String({ maxLength: 500, description: 'Appointment type, block reason or procedure codes.' })),
     }, { additionalProperties: false })),
   },
@@ -336,6 +423,9 @@ export const CalendarSchema = Type.Object(
   },
 )
 
+export const ReferralStatusSchema = Type.Union([Type.Literal('active'), Type.Literal('cancelled')], {
+  description: 'Only an active referral lets a visit be booked or checked in; a cancelled one may be reinstated.',
+})
 export const ReferralSchema = Type.Object(
   {
     id: Id('Referral id.'),
@@ -352,8 +442,8 @@ export const ReferralSchema = Type.Object(
     visitsUsed: Type.Integer(),
     validFrom: DateOnly('First valid day.'),
     validTo: DateOnly('Last valid day.'),
-    status: Type.Union([Type.Literal('active'), Type.Literal('cancelled')]),
-    version: Type.Integer(),
+    status: ReferralStatusSchema,
+    version: Version,
   },
   {
     $id: 'Referral', additionalProperties: false,
@@ -386,6 +476,27 @@ export const CreateReferralBodySchema = Type.Object(
   },
 )
 export type CreateReferralBody = Static<typeof CreateReferralBodySchema>
+export const UpdateReferralBodySchema = Type.Object(
+  {
+    status: Type.Optional(ReferralStatusSchema),
+    visitsAuthorized: Type.Optional(Type.Integer({ minimum: 1, maximum: 999, description: 'Never below the visits already used.' })),
+    validTo: Type.Optional(DateOnly('New last valid day (extends or shortens the expiry).')),
+    authorizationNumber: Type.Optional(Nullable(Text(50, 'Payer prior-authorisation number; null removes it.'))),
+  },
+  { additionalProperties: false, minProperties: 1, examples: [{ visitsAuthorized: 6, validTo: '2027-06-30' }, { status: 'cancelled' }] },
+)
+export type UpdateReferralBody = Static<typeof UpdateReferralBodySchema>
+export const ReferralListQuerySchema = Type.Object(
+  {
+    ...PageQuery,
+    facilityId: Type.Optional(Id('Receiving facility (default: every facility in your scope).')),
+    patientId: Type.Optional(Id('Patient.')),
+    status: Type.Optional(ReferralStatusSchema),
+    referringProviderNpi: Type.Optional(Npi),
+  },
+  { additionalProperties: false },
+)
+export type ReferralListQuery = Static<typeof ReferralListQuerySchema>
 
 const ChecklistState = Type.Union([Type.Literal('pending'), Type.Literal('complete'), Type.Literal('not-applicable')])
 const checklistFields = {
@@ -483,6 +594,19 @@ export type CreateWaitlistEntryBody = Static<typeof CreateWaitlistEntryBodySchem
 export const WaitlistMatchSchema = Type.Object(
   { entry: Type.Ref('WaitlistEntry'), slots: Type.Array(Type.Ref('Slot'), { maxItems: 3 }) },
   { $id: 'WaitlistMatch', additionalProperties: false },
+)
+
+export const CancelledAppointmentSchema = Type.Object(
+  {
+    ...AppointmentSchema.properties,
+    waitlistMatches: Type.Array(Type.Ref('WaitlistMatch'), {
+      maxItems: 10, description: 'Waiting patients who could take the freed time (as GET /waitlist/matches finds them), first come first.',
+    }),
+  },
+  {
+    $id: 'CancelledAppointment', additionalProperties: false,
+    examples: [{ ...AppointmentSchema.examples[0], status: 'cancelled', cancellation: { at: '2026-12-01T10:00:00-05:00', by: 'coordinator-7', reason: 'Patient called: travelling', late: false }, version: 2, waitlistMatches: [] }],
+  },
 )
 
 export const IdParams = (name: string, description: string) => Type.Object({ [name]: Id(description) })

@@ -1,9 +1,11 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { AppointmentTypeRow, Database, ResourceRow, WaitlistEntryRow } from '../../db/database.ts'
 import { scopeIds } from '../../db/query-helpers.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, NotFoundError } from '../../http/errors.ts'
-import { addDays, expandAvailability, formatInZone, isoDate, localToInstant, type Interval } from './availability.ts'
+import { encodeCursor, toPage } from '../../http/pagination.ts'
+import { guardPatientReads } from '../patients/patient-guard.ts'
+import { addDays, expandAvailability, formatInZone, isoDate, localDate, localToInstant, type Interval } from './availability.ts'
 import { dbOf, providerAt, scopedFacility } from './reference.service.ts'
 import * as repo from './scheduling.repository.ts'
 import type { CreateWaitlistEntryBody, SlotQuery } from './scheduling.schemas.ts'
@@ -79,7 +81,11 @@ export function busyIndex(rows: { start: Date; end: Date }[]) {
  */
 export async function findFreeSlots(
   db: Kysely<Database>,
-  s: { facility: FacilityInfo; type: AppointmentTypeRow; providers: { id: string; displayName: string }[]; from: Date; to: Date; limit: number },
+  s: {
+    facility: FacilityInfo; type: AppointmentTypeRow; providers: { id: string; displayName: string }[]; from: Date; to: Date; limit: number
+    /** Only slots after this one in the result order (a page cursor). */
+    after?: SlotKey
+  },
 ): Promise<SlotCandidate[]> {
   const { type } = s
   const duration = type.durationMinutes * MINUTE
@@ -112,7 +118,17 @@ export async function findFreeSlots(
       }
     }
   }
-  return out.sort((a, b) => a.start - b.start || a.providerName.localeCompare(b.providerName)).slice(0, s.limit)
+  const sorted = out.sort(compareSlots)
+  const rest = s.after ? sorted.filter((c) => compareSlots(c, keyToSlot(s.after!)) > 0) : sorted
+  return rest.slice(0, s.limit)
+}
+
+/** A slot's place in the result order: start, then provider name, then provider id. */
+export type SlotKey = [number, string, string]
+export const slotKey = (c: SlotCandidate): SlotKey => [c.start, c.providerName, c.providerId]
+const keyToSlot = (k: SlotKey) => ({ start: Number(k[0]), providerName: String(k[1]), providerId: String(k[2]) })
+function compareSlots(a: Pick<SlotCandidate, 'start' | 'providerName' | 'providerId'>, b: Pick<SlotCandidate, 'start' | 'providerName' | 'providerId'>) {
+  return a.start - b.start || (a.providerName < b.providerName ? -1 : a.providerName > b.providerName ? 1 : 0) || (a.providerId < b.providerId ? -1 : a.providerId > b.providerId ? 1 : 0)
 }
 
 /** One free resource of each kind, the availability's own room first; null when a kind has none free. */
@@ -146,7 +162,7 @@ async function providersFor(ctx: RequestContext, facilityId: string, providerIds
   return q.orderBy('provider.id').limit(50).execute()
 }
 
-export async function searchSlots(ctx: RequestContext, query: SlotQuery) {
+export async function searchSlots(ctx: RequestContext, query: SlotQuery, cursor: (string | number)[] | undefined) {
   const from = new Date(query.from)
   const to = new Date(query.to)
   if (to <= from || to.getTime() - from.getTime() > MAX_WINDOW_DAYS * 86_400_000) {
@@ -155,9 +171,10 @@ export async function searchSlots(ctx: RequestContext, query: SlotQuery) {
   const facility = await scopedFacility(ctx, query.facilityId)
   const type = await typeFor(ctx, query.appointmentTypeId, facility.organizationId)
   const providers = await providersFor(ctx, facility.id, query.providerId, query.specialtyId ?? (query.providerId ? undefined : type.specialtyId))
-  const slots = await findFreeSlots(dbOf(ctx), { facility, type, providers, from, to, limit: query.limit ?? 100 })
-  await auditRead(ctx, { verb: 'slot.search', resourceType: 'slot', facilityId: facility.id, detail: { returned: slots.length } })
-  return slots.map((s) => toSlot(s, facility, type.id))
+  const limit = query.limit ?? 100
+  const slots = await findFreeSlots(dbOf(ctx), { facility, type, providers, from, to, limit: limit + 1, after: cursor as SlotKey | undefined })
+  await auditRead(ctx, { verb: 'slot.search', resourceType: 'slot', facilityId: facility.id, detail: { returned: Math.min(slots.length, limit) } })
+  return toPage(slots, limit, slotKey, (s) => toSlot(s, facility, type.id))
 }
 
 export const toSlot = (s: SlotCandidate, facility: FacilityInfo, appointmentTypeId: string) => ({
@@ -192,23 +209,71 @@ export async function addToWaitlist(ctx: RequestContext, body: CreateWaitlistEnt
   })
 }
 
-/** Waiting patients who could take a free slot now, with up to three such slots each. */
-export async function waitlistMatches(ctx: RequestContext, facilityId: string) {
-  const facility = await scopedFacility(ctx, facilityId)
-  const entries = await dbOf(ctx).selectFrom('waitlistEntry').selectAll()
-    .where('facilityId', '=', facility.id).where('status', '=', 'waiting').orderBy('createdAt').orderBy('id').limit(50).execute()
-  const types = await dbOf(ctx).selectFrom('appointmentType').selectAll().where('id', 'in', scopeIds(entries.map((e) => e.appointmentTypeId))).execute()
-  const matches = []
-  for (const entry of entries) {
-    const type = types.find((t) => t.id === entry.appointmentTypeId)!
-    const providers = await providersFor(ctx, facility.id, entry.providerId ? [entry.providerId] : undefined, entry.specialtyId ?? type.specialtyId)
-    const from = new Date(localToInstant(isoDate(entry.earliestDate), '00:00', facility.timeZone))
-    const to = new Date(localToInstant(addDays(isoDate(entry.latestDate), 1), '00:00', facility.timeZone))
-    if (to.getTime() <= Date.now()) continue
-    const slots = await findFreeSlots(dbOf(ctx), { facility, type, providers, from, to, limit: 3 })
-    if (slots.length) matches.push({ entry: toWaitlistEntry(entry), slots: slots.map((s) => toSlot(s, facility, type.id)) })
+/** Waiting entries looked at for one page of matches, at most: each costs a slot search. */
+const WAITLIST_SCAN = 100
+
+/**
+ * The one waitlist matching: waiting patients, first come first, who could take time that is
+ * free now, with up to three such slots each. `within` narrows it to time just freed (a cancel):
+ * that provider, that span, and entries whose days include it.
+ */
+export async function findWaitlistMatches(
+  ctx: RequestContext,
+  facility: FacilityInfo,
+  o: { within?: { providerId: string; from: Date; to: Date }; cursor?: (string | number)[]; limit: number },
+) {
+  const db = dbOf(ctx)
+  let q = db.selectFrom('waitlistEntry').innerJoin('appointmentType', 'appointmentType.id', 'waitlistEntry.appointmentTypeId')
+    .selectAll('waitlistEntry').select(repo.cursorInstant('waitlistEntry.createdAt').as('cursorAt'))
+    .where('waitlistEntry.facilityId', '=', facility.id).where('waitlistEntry.status', '=', 'waiting').where('appointmentType.active', '=', true)
+    .orderBy('waitlistEntry.createdAt').orderBy('waitlistEntry.id').limit(WAITLIST_SCAN)
+  const within = o.within
+  if (within) {
+    q = q.where((eb) => eb.or([eb('waitlistEntry.providerId', 'is', null), eb('waitlistEntry.providerId', '=', within.providerId)]))
+      .where('waitlistEntry.earliestDate', '<=', localDate(within.to.getTime() - 1, facility.timeZone))
+      .where('waitlistEntry.latestDate', '>=', localDate(within.from.getTime(), facility.timeZone))
   }
-  await Promise.all(matches.map((m) =>
-    auditRead(ctx, { verb: 'waitlist-entry.match', resourceType: 'waitlist-entry', resourceId: m.entry.id, patientId: m.entry.patientId, facilityId: facility.id })))
-  return matches
+  if (o.cursor) {
+    q = q.where(sql<boolean>`(waitlist_entry.created_at, waitlist_entry.id) > (${String(o.cursor[0])}::timestamptz, ${String(o.cursor[1])}::uuid)`)
+  }
+  const entries = await q.execute()
+  const types = await db.selectFrom('appointmentType').selectAll().where('id', 'in', scopeIds([...new Set(entries.map((e) => e.appointmentTypeId))])).execute()
+  const items = []
+  let next: string | null = null
+  for (const [i, entry] of entries.entries()) {
+    if (items.length === o.limit) {
+      next = encodeCursor([entries[i - 1].cursorAt, entries[i - 1].id])
+      break
+    }
+    if (i === entries.length - 1 && entries.length === WAITLIST_SCAN) next = encodeCursor([entry.cursorAt, entry.id])
+    const type = types.find((t) => t.id === entry.appointmentTypeId)!
+    let providers: { id: string; displayName: string }[]
+    if (entry.providerId) {
+      // A provider since retired or moved elsewhere matches nothing, rather than failing the list.
+      const wanted = await repo.findProviderAtFacility(db, entry.providerId, facility.id)
+      providers = wanted ? [wanted] : []
+    } else {
+      providers = await providersFor(ctx, facility.id, undefined, entry.specialtyId ?? type.specialtyId)
+    }
+    if (within) providers = providers.filter((p) => p.id === within.providerId)
+    let from = localToInstant(isoDate(entry.earliestDate), '00:00', facility.timeZone)
+    let to = localToInstant(addDays(isoDate(entry.latestDate), 1), '00:00', facility.timeZone)
+    if (within) {
+      from = Math.max(from, within.from.getTime())
+      to = Math.min(to, within.to.getTime())
+    }
+    if (providers.length === 0 || to <= Date.now() || to <= from) continue
+    const slots = await findFreeSlots(db, { facility, type, providers, from: new Date(from), to: new Date(to), limit: 3 })
+    if (slots.length) items.push({ entry: toWaitlistEntry(entry), slots: slots.map((s) => toSlot(s, facility, type.id)) })
+  }
+  // Naming a waiting patient is a read of their data: audited, and withheld when the record is restricted.
+  const withheld = await guardPatientReads(ctx, items.map((m) => ({
+    verb: 'waitlist-entry.match', resourceType: 'waitlist-entry', resourceId: m.entry.id, patientId: m.entry.patientId, facilityId: facility.id,
+  })), db)
+  return { items: items.filter((m) => !withheld.has(m.entry.patientId)), next }
+}
+
+export async function waitlistMatches(ctx: RequestContext, facilityId: string, cursor: (string | number)[] | undefined, limit: number) {
+  const facility = await scopedFacility(ctx, facilityId)
+  return findWaitlistMatches(ctx, facility, { cursor, limit })
 }

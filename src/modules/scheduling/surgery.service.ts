@@ -1,12 +1,13 @@
 import { sql, type Transaction } from 'kysely'
 import type { Database, SurgicalCaseRow, SurgicalCaseStatus } from '../../db/database.ts'
 import { facilityScope } from '../../http/auth.ts'
-import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, NotFoundError } from '../../http/errors.ts'
 import { formatInZone } from './availability.ts'
 import { dbOf, providerAt, scopedFacility } from './reference.service.ts'
 import * as repo from './scheduling.repository.ts'
 import type { CreateSurgicalCaseBody, ScheduleSurgicalCaseBody, SurgicalCase, UpdateChecklistBody } from './scheduling.schemas.ts'
+import { guardPatientRead } from '../patients/patient-guard.ts'
 
 type Trx = Transaction<Database>
 const MINUTE = 60_000
@@ -59,7 +60,7 @@ export async function getCase(ctx: RequestContext, id: string) {
   const row = await caseView(dbOf(ctx)).where('surgicalCase.id', '=', id).executeTakeFirst()
   const scope = facilityScope(ctx.principal)
   if (!row || (scope && !scope.includes(row.facilityId))) throw new NotFoundError('Surgical case')
-  await auditRead(ctx, { verb: 'surgical-case.read', resourceType: 'surgical-case', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
+  await guardPatientRead(ctx, { verb: 'surgical-case.read', resourceType: 'surgical-case', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
   return toCase(row)
 }
 

@@ -3,6 +3,7 @@ import { bearer, buildTestApp } from '../../helpers/app.ts'
 import { createPatient, orgWithFacility } from '../../helpers/factories.ts'
 import { coverageFor, NPI, payerWithPlan } from '../eligibility/fixtures.ts'
 import { createRequest, roiSetup } from '../roi/roi-helpers.ts'
+import { clinic, localAt } from '../scheduling/fixtures.ts'
 
 /**
  * The restricted-record rule holds for patient data read through every module, not only
@@ -103,6 +104,30 @@ t.test('restricted records outside the patient module', async (t) => {
     t.match(await events(hiddenPatient, 'roi_request.search'), [{ outcome: 'denied', resourceId: hidden.id }])
     const glassed = await app.inject({ url: `/roi-requests?facilityId=${s.facility.id}`, headers: { ...s.headers, ...glass } })
     t.equal(glassed.json().items.length, 2)
+  })
+
+  await t.test("appointments of a restricted patient are 403; the provider's calendar keeps the booking without the name", async (t) => {
+    const c = await clinic(db)
+    const scheduler = await ctx.token('scheduler', [c.facility.id], { sub: 'sched-1' })
+    const start = localAt('America/New_York', 8, '09:00')
+    const booked = await app.inject({
+      method: 'POST', url: '/appointments', headers: bearer(scheduler),
+      payload: { facilityId: c.facility.id, patientId: c.patient.id, providerId: c.provider.id, appointmentTypeId: c.type.id, start },
+    })
+    t.equal(booked.statusCode, 201)
+    await db.kysely.updateTable('patient').set({ restriction: 'sensitive' }).where('id', '=', c.patient.id).execute()
+    const read = await get(`/appointments/${booked.json().id}`, scheduler)
+    t.equal(read.statusCode, 403)
+    t.equal(read.json().type, 'urn:patient-access:problem:restricted-record')
+    t.equal((await get(`/appointments/${booked.json().id}`, scheduler, glass)).statusCode, 200)
+    t.match(await events(c.patient.id, 'appointment.read'), [{ outcome: 'denied' }, { outcome: 'success', breakGlass: true, purposeOfUse: 'ETREAT' }])
+    const q = `from=${encodeURIComponent(localAt('America/New_York', 8, '00:00'))}&to=${encodeURIComponent(localAt('America/New_York', 9, '00:00'))}`
+    const calendar = await get(`/providers/${c.provider.id}/calendar?${q}`, scheduler)
+    t.equal(calendar.statusCode, 200)
+    t.match(calendar.json().entries, [{ kind: 'appointment', id: booked.json().id, patientId: c.patient.id, patientName: 'Restricted record' }])
+    t.notMatch(calendar.body, /Rivera/)
+    const glassed = await get(`/providers/${c.provider.id}/calendar?${q}`, scheduler, glass)
+    t.match(glassed.json().entries, [{ patientName: 'Rivera, Maria' }])
   })
 
   await t.test('a malformed break-the-glass reason is refused on any route', async (t) => {
