@@ -3,6 +3,7 @@ import type { Database } from '../../db/database.ts'
 import type { AuditFields } from '../../http/audit.ts'
 import { auditRead, type RequestContext } from '../../http/context.ts'
 import { ForbiddenError } from '../../http/errors.ts'
+import { toPage } from '../../http/pagination.ts'
 import * as repo from './patient.repository.ts'
 
 /** Purpose of use recorded for a break-the-glass access: emergency treatment. */
@@ -68,4 +69,27 @@ export async function guardPatientReads(ctx: RequestContext, entries: ReadFields
 /** A read of one patient's data (an appointment, a coverage, a registration...): audited, or 403 `restricted-record`. */
 export async function guardPatientRead(ctx: RequestContext, fields: ReadFields, db: Executor = ctx.db): Promise<void> {
   if ((await guardPatientReads(ctx, [fields], db)).size > 0) throw restrictedRecord()
+}
+
+/**
+ * A page of a list about patients (registrations, referrals, ROI requests...) under the rule: one
+ * audited read per row listed (an empty page records the search once), restricted patients' rows
+ * withheld from the page, and 403 when the list was asked for one patient who is restricted.
+ * `rows` holds up to limit + 1 rows, as for toPage; the cursor stays that of the rows read.
+ */
+export async function guardedPage<R extends { id: string; patientId: string; facilityId: string }, T extends { patientId: string }>(
+  ctx: RequestContext,
+  rows: R[],
+  limit: number,
+  search: { verb: string; resourceType: string; patientId?: string; facilityId?: string; detail: Record<string, unknown> },
+  keyOf: (row: R) => (string | number)[],
+  map: (row: R) => T,
+) {
+  const { verb, resourceType, detail } = search
+  const shown = rows.slice(0, limit)
+  if (shown.length === 0) await auditRead(ctx, { verb, resourceType, patientId: search.patientId ?? null, facilityId: search.facilityId ?? null, detail })
+  const withheld = await guardPatientReads(ctx, shown.map((r) => ({ verb, resourceType, resourceId: r.id, patientId: r.patientId, facilityId: r.facilityId, detail })))
+  if (search.patientId && withheld.size > 0) throw restrictedRecord()
+  const page = toPage(rows, limit, keyOf, map)
+  return withheld.size === 0 ? page : { ...page, items: page.items.filter((item) => !withheld.has(item.patientId)) }
 }

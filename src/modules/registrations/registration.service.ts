@@ -3,7 +3,6 @@ import type { Database, PaymentRow, RegistrationRow, RegistrationTable } from '.
 import { canActFor, facilityScope } from '../../http/auth.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, UnprocessableError } from '../../http/errors.ts'
-import { toPage } from '../../http/pagination.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import * as patientRepo from '../patients/patient.repository.ts'
 import { insertPatientChecked } from '../patients/patient.service.ts'
@@ -27,7 +26,7 @@ import type {
   RefundBody,
   Registration,
 } from './registration.schemas.ts'
-import { guardPatientRead, guardPatientReads, RESTRICTED_DISPLAY_NAME, restrictedRecord } from '../patients/patient-guard.ts'
+import { guardedPage, guardPatientRead, guardPatientReads, RESTRICTED_DISPLAY_NAME } from '../patients/patient-guard.ts'
 
 type Status = RegistrationRow['status']
 type FlowState = NonNullable<RegistrationRow['flowState']>
@@ -198,14 +197,10 @@ export async function listRegistrations(
   const limit = q.limit ?? 25
   if (q.facilityId && !canActFor(ctx.principal, q.facilityId)) throw new NotFoundError('Facility')
   const rows = await repo.listRegistrations(ctx.db, { facilityIds: facilityScope(ctx.principal), ...q }, cursor, limit)
-  const page = rows.slice(0, limit)
-  const detail = { criteria: Object.keys(q).filter((k) => k !== 'limit' && k !== 'cursor'), returned: page.length }
-  if (page.length === 0) await auditRead(ctx, { verb: 'registration.search', resourceType: 'registration', patientId: q.patientId, detail })
-  const withheld = await guardPatientReads(ctx, page.map((r) => ({ verb: 'registration.search', resourceType: 'registration', ...audit(r), detail })))
-  // Asked for one patient: a restricted one is refused outright; otherwise restricted patients' rows are withheld.
-  if (q.patientId && withheld.size > 0) throw restrictedRecord()
-  const result = toPage(rows, limit, (r) => [r.createdAt.toISOString(), r.id], toRegistration)
-  return withheld.size === 0 ? result : { ...result, items: result.items.filter((r) => !withheld.has(r.patientId)) }
+  const detail = { criteria: Object.keys(q).filter((k) => k !== 'limit' && k !== 'cursor'), returned: Math.min(rows.length, limit) }
+  // One event per registration listed; restricted patients' rows are withheld (403 when asked for that patient).
+  return guardedPage(ctx, rows, limit, { verb: 'registration.search', resourceType: 'registration', patientId: q.patientId, facilityId: q.facilityId, detail },
+    (r) => [r.createdAt.toISOString(), r.id], toRegistration)
 }
 
 const TRANSITIONS: Record<Status, Status[]> = {

@@ -1,7 +1,6 @@
 import { canActFor, facilityScope } from '../../http/auth.ts'
-import { auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError, UnprocessableError } from '../../http/errors.ts'
-import { toPage } from '../../http/pagination.ts'
 import { checkAuthorizationForRequest } from './roi-authorization.service.ts'
 import {
   addDays,
@@ -29,7 +28,7 @@ import {
   type StatusChange,
 } from './roi.schemas.ts'
 import type { RoiDenialRow } from '../../db/database.ts'
-import { guardPatientRead, guardPatientReads, restrictedRecord } from '../patients/patient-guard.ts'
+import { guardedPage, guardPatientRead } from '../patients/patient-guard.ts'
 
 const OPEN = new Set(repo.OPEN_STATUSES)
 
@@ -99,17 +98,9 @@ export async function listRequests(ctx: RequestContext, q: RoiRequestListQueryT,
   }, cursor, limit)
   const filters = Object.keys(q).filter((k) => k !== 'limit' && k !== 'cursor')
   const detail = { filters, returned: Math.min(rows.length, limit) }
-  const page = rows.slice(0, limit)
-  if (page.length === 0) {
-    await auditRead(ctx, { verb: 'roi_request.search', resourceType: 'roi_request', patientId: q.patientId ?? null, facilityId: q.facilityId ?? null, detail })
-  }
   // One event per request listed; restricted patients' requests are withheld (403 when asked for that patient).
-  const withheld = await guardPatientReads(ctx, page.map((r) => ({
-    verb: 'roi_request.search', resourceType: 'roi_request', resourceId: r.id, patientId: r.patientId, facilityId: r.facilityId, detail,
-  })))
-  if (q.patientId && withheld.size > 0) throw restrictedRecord()
-  const result = toPage(rows, limit, (r) => [r.effectiveDue, r.id], toRoiRequest)
-  return withheld.size === 0 ? result : { ...result, items: result.items.filter((r) => !withheld.has(r.patientId)) }
+  return guardedPage(ctx, rows, limit, { verb: 'roi_request.search', resourceType: 'roi_request', patientId: q.patientId, facilityId: q.facilityId, detail },
+    (r) => [r.effectiveDue, r.id], toRoiRequest)
 }
 
 export async function listHistory(ctx: RequestContext, id: string): Promise<StatusChange[]> {

@@ -2,11 +2,10 @@ import { sql, type Kysely } from 'kysely'
 import type { AppointmentTypeRow, Database, ReferralRow } from '../../db/database.ts'
 import { scopeIds } from '../../db/query-helpers.ts'
 import { facilityScope } from '../../http/auth.ts'
-import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
-import { toPage } from '../../http/pagination.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
-import { guardPatientRead, guardPatientReads, restrictedRecord } from '../patients/patient-guard.ts'
+import { guardedPage, guardPatientRead } from '../patients/patient-guard.ts'
 import { isoDate } from './availability.ts'
 import { dbOf, scopedFacility } from './reference.service.ts'
 import * as repo from './scheduling.repository.ts'
@@ -60,17 +59,9 @@ export async function listReferrals(ctx: RequestContext, filter: ReferralListQue
   const rows = await q.execute()
   const filters = Object.keys(filter).filter((k) => k !== 'limit' && k !== 'cursor')
   const detail = { filters, returned: Math.min(rows.length, limit) }
-  const shown = rows.slice(0, limit)
-  if (shown.length === 0) {
-    await auditRead(ctx, { verb: 'referral.search', resourceType: 'referral', patientId: filter.patientId ?? null, facilityId: filter.facilityId ?? null, detail })
-  }
   // One audited read per referral listed; restricted patients' referrals are withheld (403 when asked for that patient).
-  const withheld = await guardPatientReads(ctx, shown.map((r) => ({
-    verb: 'referral.search', resourceType: 'referral', resourceId: r.id, patientId: r.patientId, facilityId: r.facilityId, detail,
-  })), dbOf(ctx))
-  if (filter.patientId && withheld.size > 0) throw restrictedRecord()
-  const page = toPage(rows, limit, (r) => [r.cursorAt, r.id], toReferral)
-  return withheld.size === 0 ? page : { ...page, items: page.items.filter((r) => !withheld.has(r.patientId)) }
+  return guardedPage(ctx, rows, limit, { verb: 'referral.search', resourceType: 'referral', patientId: filter.patientId, facilityId: filter.facilityId, detail },
+    (r) => [r.cursorAt, r.id], toReferral)
 }
 
 /**
