@@ -151,9 +151,10 @@ export function searchPatients(db: Db, f: SearchFilter, cursor: (string | number
 /**
  * Name search (DESIGN.md "Name search"), ranked: exact keys (0), key prefixes (1), equal phonetic
  * codes of family and first given name (2), either of those with the names swapped (3); then id.
- * Each rank is its own query that reads only what an index gives in id order, up to the page:
- * a common name (thousands of Smiths) costs a page of rows, never a sort of every match. A row
- * belongs to the lowest rank it matches. Only when no rank finds anything on the first page does a
+ * Each rank's branches read only what an index gives in id order, up to the page: a common name
+ * (thousands of Smiths) costs a page of rows, never a sort of every match. A row belongs to the
+ * lowest rank it matches. All branches go in one statement that returns ids; the full rows are
+ * read for the page alone. Only when no rank finds anything on the first page does a
  * trigram match on the family key (rank 4, with LIMIT) look for misspellings beyond phonetics.
  */
 export async function searchPatientsByName(
@@ -177,18 +178,23 @@ export async function searchPatientsByName(
   if (swapped) ranks.push([...phonetic(swapped), prefix(swapped)])
   const [fromRank, afterId] = cursor ? [Number(cursor[0]), String(cursor[1])] : [0, undefined]
 
-  const rows: (PatientRecord & { rank: number })[] = []
-  for (let rank = fromRank; rank < ranks.length && rows.length <= limit; rank++) {
+  // One statement: every branch's first page of ids (index order), then the page by rank and id;
+  // the full rows are read for that page alone.
+  const branches = []
+  for (let rank = fromRank; rank < ranks.length; rank++) {
     const lower = ranks.slice(0, rank).flat()
-    const found = new Map<string, PatientRecord & { rank: number }>()
     for (const branch of ranks[rank]) {
-      let q = filtered(db, f).select(sql<number>`${rank}::int`.as('rank')).where(branch)
+      let q = filtered(db, f).clearSelect().select(['patient.id', sql<number>`${rank}::int`.as('rank')]).where(branch)
       if (lower.length > 0) q = q.where(sql<boolean>`(${sql.join(lower, sql` OR `)}) IS NOT TRUE`)
       if (rank === fromRank && afterId) q = q.where('patient.id', '>', afterId)
-      for (const r of await q.orderBy('patient.id').limit(limit + 1 - rows.length).execute()) found.set(r.id, r)
+      branches.push(sql`(${q.orderBy('patient.id').limit(limit + 1)})`)
     }
-    rows.push(...[...found.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, limit + 1 - rows.length))
   }
+  const { rows: page } = await sql<{ id: string; rank: number }>`
+    SELECT id, min(rank) AS rank FROM (${sql.join(branches, sql` UNION ALL `)}) b GROUP BY id ORDER BY 2, 1 LIMIT ${limit + 1}`.execute(db)
+  const full = page.length === 0 ? [] : await filtered(db, f).where('patient.id', 'in', page.map((r) => r.id)).execute()
+  const byId = new Map(full.map((r) => [r.id, r]))
+  const rows = page.flatMap((p) => (byId.has(p.id) ? [{ ...byId.get(p.id)!, rank: p.rank }] : []))
   if (rows.length > 0 || cursor || !k.familyKey) return rows
 
   return filtered(db, f)
