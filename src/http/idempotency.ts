@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { sql } from 'kysely'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import type { RequestContext } from './context.ts'
+import { auditRead, type RequestContext } from './context.ts'
 import { BadRequestError, UnprocessableError } from './errors.ts'
 
 export const IdempotencyHeaders = Type.Object({
@@ -80,6 +80,28 @@ export async function idempotent<T>(
       .execute()
     return { replayed: false, status, body }
   })
-  if (outcome.replayed) reply.header('idempotent-replayed', 'true')
+  if (outcome.replayed) {
+    // A replay discloses the stored response again: it is a read, audited like any other.
+    await auditRead(ctx, replayEvent(req, outcome.body))
+    reply.header('idempotent-replayed', 'true')
+  }
   return reply.code(outcome.status).headers(headersOf(outcome.body)).send(outcome.body)
+}
+
+/**
+ * The read event of a replayed response. Created resources name themselves the same way in
+ * every module (`id`, and `patientId` / `facilityId` when they belong to a patient or facility;
+ * a patient, the only resource with an `mrn`, is its own patient), so the event points at what
+ * was disclosed. The resource type is the route's last literal segment (`/patients` -> patient).
+ */
+function replayEvent(req: FastifyRequest, body: unknown) {
+  const b = (body ?? {}) as { id?: unknown; patientId?: unknown; facilityId?: unknown; mrn?: unknown }
+  const str = (v: unknown) => (typeof v === 'string' ? v : null)
+  const route = req.routeOptions.url ?? ''
+  const segment = route.split('/').filter((p) => p && !p.startsWith(':')).at(-1) ?? 'unknown'
+  return {
+    verb: 'idempotency.replay', resourceType: segment.replace(/s$/, ''), resourceId: str(b.id),
+    patientId: str(b.patientId) ?? (b.mrn !== undefined ? str(b.id) : null), facilityId: str(b.facilityId),
+    detail: { method: req.method, route },
+  }
 }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { bearer, buildTestApp } from '../helpers/app.ts'
-import { auditEventsFor } from '../helpers/factories.ts'
+import { auditEventsFor, orgWithFacility } from '../helpers/factories.ts'
 import { usingPostgres } from '../helpers/db.ts'
 
 const PROBLEM = 'application/problem+json; charset=utf-8'
@@ -95,4 +95,23 @@ t.test('Idempotency-Key on creating POSTs', async (t) => {
     t.equal((await orgsNamed(name)).length, 1)
     t.equal((await auditEventsFor(db, { resourceId: responses[0].json().id, verb: 'organization.create' })).length, 1)
   })
+})
+
+t.test('a replayed response is audited as a read of what it discloses', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { app, db } = ctx
+  const { facility } = await orgWithFacility(db)
+  const desk = await ctx.token('front_desk', [facility.id], { sub: 'desk-replay' })
+  const key = randomUUID()
+  const payload = { facilityId: facility.id, familyName: 'Replaystone', givenNames: 'Ada', birthDate: '1971-04-05' }
+  const send = () => app.inject({ method: 'POST', url: '/patients', headers: { ...bearer(desk), 'idempotency-key': key }, payload })
+  const first = await send()
+  t.equal(first.statusCode, 201)
+  t.same(await auditEventsFor(db, { verb: 'idempotency.replay' }), [], 'the first response is the create, not a replay')
+  const again = await send()
+  t.equal(again.headers['idempotent-replayed'], 'true')
+  t.match(await auditEventsFor(db, { verb: 'idempotency.replay' }), [{
+    action: 'read', resourceType: 'patient', resourceId: first.json().id, patientId: first.json().id, facilityId: facility.id,
+    actorSub: 'desk-replay', detail: { method: 'POST', route: '/patients' },
+  }])
 })
