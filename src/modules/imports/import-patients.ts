@@ -12,6 +12,7 @@ import type { BatchContext, FieldProblem, ImportKindHandler, RowOutcome } from '
 import { rowProblem } from './import-parse.ts'
 import { canonical, recordset } from './import-sql.ts'
 import { restrictedAccess, restrictedRecord } from '../patients/patient-guard.ts'
+import { demographicFields } from '../patients/patient.service.ts'
 
 /**
  * A patient row: the registration body (one definition, from the patients module) whose facility
@@ -36,7 +37,7 @@ const DEMOGRAPHICS = [
   ['phoneNumbers', 'phone_numbers', 'text[]'], ['email', 'email', 'text'], ['emergencyContacts', 'emergency_contacts', 'jsonb'],
   ['guarantor', 'guarantor', 'jsonb'], ['preferredContact', 'preferred_contact', 'text'],
   ['smsReminderConsent', 'sms_reminder_consent', 'boolean'], ['emailReminderConsent', 'email_reminder_consent', 'boolean'],
-  ['ssnCipher', 'ssn_cipher', 'text'], ['ssnHmac', 'ssn_hmac', 'text'], ['ssnLast4', 'ssn_last4', 'text'],
+  ['ssnCipher', 'ssn_cipher', 'text'], ['ssnHmac', 'ssn_hmac', 'text'], ['ssnLast4', 'ssn_last4', 'text'], ['restriction', 'restriction', 'text'],
 ] as const
 type Column = (typeof DEMOGRAPHICS)[number][0]
 type Columns = Partial<Record<Column, unknown>>
@@ -44,7 +45,7 @@ type Columns = Partial<Record<Column, unknown>>
 const DEFAULTS: Columns = {
   prefix: null, suffix: null, preferredName: null, administrativeSex: null, genderIdentity: null, language: null, maritalStatus: null,
   address: null, phones: [], phoneNumbers: [], email: null, emergencyContacts: [], guarantor: null, preferredContact: null,
-  smsReminderConsent: false, emailReminderConsent: false, ssnCipher: null, ssnHmac: null, ssnLast4: null,
+  smsReminderConsent: false, emailReminderConsent: false, ssnCipher: null, ssnHmac: null, ssnLast4: null, restriction: null,
 }
 
 const identifierKey = (i: { system: string; value: string }) => `${i.system}|${i.value}`
@@ -53,14 +54,7 @@ const ssnDigits = (ssn: string) => ssn.replace(/-/g, '')
 export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
   /** The columns a row sets (only the fields present), without the SSN ciphertext. */
   function columnsOf(b: PatientRow): Columns {
-    const c: Columns = {}
-    for (const k of ['familyName', 'givenNames', 'birthDate', 'prefix', 'suffix', 'preferredName', 'administrativeSex', 'genderIdentity', 'language', 'maritalStatus', 'email', 'address', 'phones', 'emergencyContacts', 'guarantor'] as const) {
-      if (b[k] !== undefined) c[k] = b[k]
-    }
-    if (b.phones !== undefined) c.phoneNumbers = [...new Set(b.phones.map((p) => p.number))]
-    if (b.communication?.preferredContact !== undefined) c.preferredContact = b.communication.preferredContact
-    if (b.communication?.smsReminders !== undefined) c.smsReminderConsent = b.communication.smsReminders
-    if (b.communication?.emailReminders !== undefined) c.emailReminderConsent = b.communication.emailReminders
+    const c = demographicFields(b) as Columns
     if (b.ssn !== undefined) {
       const digits = ssnDigits(b.ssn)
       Object.assign(c, { ssnHmac: phi.lookupHash(digits), ssnLast4: digits.slice(5) })
@@ -128,7 +122,7 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
       if (matchedIds.length > 0) {
         const found = await trx
           .selectFrom('patient')
-          .select(['id', 'active', 'restriction', ...DEMOGRAPHICS.filter(([c]) => c !== 'birthDate').map(([c]) => c)])
+          .select(['id', 'active', ...DEMOGRAPHICS.filter(([c]) => c !== 'birthDate').map(([c]) => c)])
           .select(sql<string>`birth_date::text`.as('birthDate'))
           .select(sql<boolean>`EXISTS (SELECT 1 FROM patient_facility pf WHERE pf.patient_id = patient.id AND pf.facility_id = ${job.facilityId})`.as('linked'))
           .select(sql<{ system: string; value: string }[]>`COALESCE((SELECT jsonb_agg(jsonb_build_object('system', pi.system, 'value', pi.value)) FROM patient_identifier pi WHERE pi.patient_id = patient.id AND pi.system <> ${MERGED_MRN_SYSTEM}), '[]'::jsonb)`.as('identifiers'))

@@ -153,26 +153,34 @@ function checkIdentifiers(identifiers: { system: string }[] | undefined) {
 }
 
 /** Demographic columns from a create or update body (only the fields present). */
-function demographicColumns(body: Partial<Omit<CreatePatientBody, 'ssn'>> & { ssn?: string | null }, phi: PhiCrypto): PatientUpdate {
-  const c: PatientUpdate = {}
-  const direct = ['familyName', 'givenNames', 'prefix', 'suffix', 'preferredName', 'birthDate', 'administrativeSex', 'genderIdentity', 'language', 'maritalStatus', 'email', 'restriction'] as const
-  for (const k of direct) if (body[k] !== undefined) (c as Record<string, unknown>)[k] = body[k]
-  if (body.address !== undefined) c.address = body.address === null ? null : JSON.stringify(body.address)
-  if (body.phones !== undefined) {
-    c.phones = JSON.stringify(body.phones)
-    c.phoneNumbers = [...new Set(body.phones.map((p) => p.number))]
-  }
-  if (body.emergencyContacts !== undefined) c.emergencyContacts = JSON.stringify(body.emergencyContacts)
-  if (body.guarantor !== undefined) c.guarantor = body.guarantor === null ? null : JSON.stringify(body.guarantor)
+/**
+ * The demographic columns a body sets (only the fields present), as plain values: JSON fields as
+ * objects, no SSN. The one mapping from the API's patient shape to columns; batch imports use it
+ * to compare and write rows in bulk.
+ */
+export function demographicFields(body: Partial<Omit<CreatePatientBody, 'ssn'>>): Record<string, unknown> {
+  const c: Record<string, unknown> = {}
+  const direct = [
+    'familyName', 'givenNames', 'prefix', 'suffix', 'preferredName', 'birthDate', 'administrativeSex', 'genderIdentity', 'language', 'maritalStatus',
+    'email', 'restriction', 'address', 'phones', 'emergencyContacts', 'guarantor',
+  ] as const
+  for (const k of direct) if (body[k] !== undefined) c[k] = body[k]
+  if (body.phones !== undefined) c.phoneNumbers = [...new Set(body.phones.map((p) => p.number))]
   if (body.communication?.preferredContact !== undefined) c.preferredContact = body.communication.preferredContact
   if (body.communication?.smsReminders !== undefined) c.smsReminderConsent = body.communication.smsReminders
   if (body.communication?.emailReminders !== undefined) c.emailReminderConsent = body.communication.emailReminders
+  return c
+}
+
+function demographicColumns(body: Partial<Omit<CreatePatientBody, 'ssn'>> & { ssn?: string | null }, phi: PhiCrypto): PatientUpdate {
+  const c = demographicFields(body)
+  for (const k of ['address', 'phones', 'emergencyContacts', 'guarantor']) if (c[k] !== undefined && c[k] !== null) c[k] = JSON.stringify(c[k])
   if (body.ssn === null) Object.assign(c, { ssnCipher: null, ssnHmac: null, ssnLast4: null })
   else if (body.ssn !== undefined) {
     const digits = ssnDigits(body.ssn)
     Object.assign(c, { ssnCipher: phi.encrypt(digits), ssnHmac: phi.lookupHash(digits), ssnLast4: digits.slice(5) })
   }
-  return c
+  return c as PatientUpdate
 }
 
 const normAddress = (a: unknown) => {

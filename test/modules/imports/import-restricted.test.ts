@@ -28,4 +28,16 @@ t.test('a patient import changes a restricted record only through its care team'
     t.match(job, { status: 'completed', updated: 1, rejected: 0 })
     t.equal(await emailOf(), 'iris@example.org')
   })
+
+  await t.test('a row may flag a new patient restricted; a re-run reports it unchanged', async (t) => {
+    const { importFile } = importer(t, ctx, await ctx.token('integrator', [facility.id], { sub: 'feed-3' }), facility.id)
+    const rows = ndjson([{ facilityId: facility.id, familyName: 'Quarrington', givenNames: 'Nell', birthDate: '1966-09-12', restriction: 'employee', identifiers: [{ system: 'urn:hr', value: 'E-77' }] }])
+    const first = await importFile('patients', rows)
+    t.match(first.job, { created: 1 })
+    const row = await db.kysely.selectFrom('patient').select('restriction').where('id', '=', first.results[0].recordId).executeTakeFirstOrThrow()
+    t.equal(row.restriction, 'employee')
+    await db.kysely.insertInto('patientCareTeam').values({ patientId: first.results[0].recordId, userSub: 'feed-3', addedBy: 'test' }).execute()
+    const again = await importFile('patients', rows)
+    t.match(again.job, { unchanged: 1, updated: 0 })
+  })
 })
