@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import { CONTEXT_HEADERS } from './security.ts'
 
 export const API_TAGS = [
   { name: 'health', description: 'Liveness and readiness.' },
@@ -45,6 +46,10 @@ export async function registerOpenApi(app: FastifyInstance) {
       if (!schema) return { schema, url }
       const config = (route.config ?? {}) as { permission?: string; public?: boolean }
       const extra: Record<string, unknown> = config.public ? { security: [] } : { 'x-permission': config.permission }
+      if (!config.public) {
+        const own = schema.headers as { properties?: Record<string, unknown>; required?: string[] } | undefined
+        extra.headers = { type: 'object', properties: { ...CONTEXT_HEADERS, ...own?.properties }, ...(own?.required ? { required: own.required } : {}) }
+      }
       const response = schema.response as Record<string, Record<string, unknown>> | undefined
       if (response) extra.response = Object.fromEntries(Object.entries(response).map(([status, r]) => [status, describeResponse(status, r)]))
       return { schema: { ...schema, ...extra }, url }

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Authenticator } from './auth.ts'
 import { BadRequestError, ForbiddenError } from './errors.ts'
@@ -6,6 +7,21 @@ import type { Permission } from './permissions.ts'
 /** HL7 v3 PurposeOfUse codes accepted in X-Purpose-Of-Use. */
 export const PURPOSES_OF_USE = ['TREAT', 'ETREAT', 'HPAYMT', 'HOPERAT', 'PATRQT', 'PUBHLTH', 'HLEGAL', 'COMPL', 'HRESCH', 'PATADMIN'] as const
 export const DEFAULT_PURPOSE_OF_USE = 'HOPERAT'
+const BREAK_GLASS_MAX = 500
+
+/**
+ * Headers every authenticated route reads (checked here, before the route's own schema): the
+ * OpenAPI document lists them on every such operation.
+ */
+export const CONTEXT_HEADERS = {
+  'x-purpose-of-use': Type.Optional(Type.String({
+    enum: [...PURPOSES_OF_USE], default: DEFAULT_PURPOSE_OF_USE, description: 'HL7 PurposeOfUse of the access, recorded in its audit events.',
+  })),
+  'x-break-glass-reason': Type.Optional(Type.String({
+    minLength: 1, maxLength: BREAK_GLASS_MAX, pattern: '\\S',
+    description: 'Break-the-glass: why you must read a restricted record outside its care team. Access is allowed, audited with breakGlass=true and purposeOfUse ETREAT, and listed at GET /audit-events?breakGlass=true for review.',
+  })),
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -48,8 +64,8 @@ export function securityHooks(app: FastifyInstance, authenticate: Authenticator)
     const breakGlass = req.headers['x-break-glass-reason']
     if (breakGlass !== undefined) {
       // Checked on every route, since every module's reads of patient data honour it (patient-guard.ts).
-      if (typeof breakGlass !== 'string' || breakGlass.length > 500 || !/\S/.test(breakGlass)) {
-        throw new BadRequestError('X-Break-Glass-Reason must be 1 to 500 characters of text', [{ pointer: 'x-break-glass-reason', detail: 'empty or too long' }])
+      if (typeof breakGlass !== 'string' || breakGlass.length > BREAK_GLASS_MAX || !/\S/.test(breakGlass)) {
+        throw new BadRequestError(`X-Break-Glass-Reason must be 1 to ${BREAK_GLASS_MAX} characters of text`, [{ pointer: 'x-break-glass-reason', detail: 'empty or too long' }])
       }
       req.ctx.breakGlassReason = breakGlass
     }

@@ -7,9 +7,9 @@ import { toPage } from '../../http/pagination.ts'
 import * as repo from './patient.repository.ts'
 
 /** Purpose of use recorded for a break-the-glass access: emergency treatment. */
-export const BREAK_GLASS_PURPOSE = 'ETREAT'
+const BREAK_GLASS_PURPOSE = 'ETREAT'
 
-export type PatientAccess = 'open' | 'break-glass' | 'restricted'
+type PatientAccess = 'open' | 'break-glass' | 'restricted'
 
 type Executor = RequestContext['db'] | Transaction<Database>
 

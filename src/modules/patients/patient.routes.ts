@@ -6,7 +6,6 @@ import { decodeCursor, Page } from '../../http/pagination.ts'
 import { IfMatchHeaders, ifMatchVersion, sendVersioned } from '../../http/versioning.ts'
 import { loadPhiKey, phiCrypto } from './phi-crypto.ts'
 import {
-  BreakGlassHeaders,
   CareTeamParams,
   PatientFacilityParams,
   CreatePatientBodySchema,
@@ -51,7 +50,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
         'By fuzzy name (phonetic and prefix matches of family and first given name, either order; a trigram fallback when nothing else matches), ' +
         'birth date, MRN, phone, or `identifier=system|value`; criteria combine. Only patients linked to your facilities. Best matches first.' +
         ' Restricted patients outside your care team appear as `{ id, restricted: true }` unless you send `X-Break-Glass-Reason`.',
-      querystring: SearchPatientsQuerySchema, headers: BreakGlassHeaders,
+      querystring: SearchPatientsQuerySchema,
       response: { 200: Page(Type.Union([Patient, Type.Ref('RestrictedPatient')]), 'PatientPage'), ...problems(400, 401, 403, 404, 503) },
     },
   }, (req) => service.searchPatients(req.ctx, phi, req.query, decodeCursor(req.query.cursor, 2)))
@@ -61,7 +60,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
     schema: {
       operationId: 'getPatient', tags, summary: 'Read a patient',
       description: 'A merged record is still readable: `active` is false and `mergedIntoId` names the survivor.' + restrictedNote,
-      params: PatientParams, headers: BreakGlassHeaders,
+      params: PatientParams,
       response: { 200: Patient, ...problems(400, 401, 403, 404, 503) },
     },
   }, async (req, reply) => sendVersioned(reply, await service.getPatient(req.ctx, phi, req.params.patientId)))
@@ -71,7 +70,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
     schema: {
       operationId: 'updatePatient', tags, summary: 'Change demographics',
       description: 'Fields present replace their values (`identifiers` replaces the list; `ssn: null` removes it). Send If-Match with the ETag you read.' + restrictedNote,
-      params: PatientParams, headers: Type.Object({ ...IfMatchHeaders.properties, ...BreakGlassHeaders.properties }), body: UpdatePatientBodySchema,
+      params: PatientParams, headers: IfMatchHeaders, body: UpdatePatientBodySchema,
       response: { 200: Patient, ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) },
     },
   }, async (req, reply) => sendVersioned(reply, await service.updatePatient(req.ctx, phi, req.params.patientId, ifMatchVersion(req), req.body)))
@@ -122,7 +121,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
         'In one transaction, every reference to this patient (identifiers, registrations, appointments, coverages, ROI requests...) moves to ' +
         'the survivor; this record stays readable, inactive, with `mergedIntoId`. Returns the survivor, which keeps a restriction of the merged ' +
         'record and gains its care team.' + restrictedNote,
-      params: PatientParams, headers: BreakGlassHeaders, body: MergePatientBodySchema,
+      params: PatientParams, body: MergePatientBodySchema,
       response: { 200: Patient, ...problems(400, 401, 403, 404, 409, 413, 415, 503) },
     },
   }, async (req, reply) => sendVersioned(reply, await service.mergePatient(req.ctx, phi, req.params.patientId, req.body)))

@@ -228,13 +228,6 @@ export const RestrictedPatientSchema = Type.Object(
 )
 export type RestrictedPatient = Static<typeof RestrictedPatientSchema>
 
-export const BreakGlassHeaders = Type.Object({
-  'x-break-glass-reason': Type.Optional(Type.String({
-    minLength: 1, maxLength: 500, pattern: '\\S',
-    description: 'Break-the-glass: why you must read a restricted record outside its care team. Access is allowed, audited with breakGlass=true and purposeOfUse ETREAT, and listed at GET /audit-events?breakGlass=true for review.',
-  })),
-})
-
 export interface DuplicateCandidate {
   id: string
   score: number
