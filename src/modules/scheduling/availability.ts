@@ -27,18 +27,20 @@ function intlWallClock(ms: number, zone: string) {
 // Offsets change only on quarter-hour boundaries (every zone since the 1970s), so one Intl call per
 // zone and quarter hour serves every instant in it; slot searches format thousands of instants.
 const QUARTER_HOUR = 900_000
-const offsets = new Map<string, number>()
+const offsets = new Map<string, Map<number, number>>()
 
 /** The zone's UTC offset at an instant, in minutes (New York in winter: -300). */
 export function offsetMinutes(ms: number, zone: string): number {
-  const key = `${zone}|${Math.floor(ms / QUARTER_HOUR)}`
-  let offset = offsets.get(key)
+  let byQuarter = offsets.get(zone)
+  if (!byQuarter) offsets.set(zone, (byQuarter = new Map()))
+  const quarter = Math.floor(ms / QUARTER_HOUR)
+  let offset = byQuarter.get(quarter)
   if (offset === undefined) {
-    if (offsets.size >= 100_000) offsets.clear()
+    if (byQuarter.size >= 100_000) byQuarter.clear()
     const w = intlWallClock(ms, zone)
     const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second)
     offset = Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60000)
-    offsets.set(key, offset)
+    byQuarter.set(quarter, offset)
   }
   return offset
 }
@@ -90,10 +92,25 @@ const pad = (n: number, w = 2) => String(Math.abs(n)).padStart(w, '0')
 
 /** ISO 8601 with the zone's offset at that instant: `2026-03-08T09:00:00-04:00`. */
 export function formatInZone(ms: number, zone: string): string {
-  const w = wallClock(ms, zone)
+  let byInstant = formatted.get(zone)
+  if (!byInstant) formatted.set(zone, (byInstant = new Map()))
+  let text = byInstant.get(ms)
+  if (text === undefined) {
+    if (byInstant.size >= 100_000) byInstant.clear()
+    byInstant.set(ms, (text = format(ms, zone)))
+  }
+  return text
+}
+
+// Slot grids repeat (the same half hours of the same days, search after search): each instant is
+// formatted once.
+const formatted = new Map<string, Map<number, string>>()
+
+function format(ms: number, zone: string): string {
   const off = offsetMinutes(ms, zone)
-  const sign = off < 0 ? '-' : '+'
-  return `${w.year}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}${sign}${pad(Math.trunc(off / 60))}:${pad(off % 60)}`
+  // The wall clock is the instant shifted by the offset, printed as if it were UTC (whole seconds).
+  const wall = new Date(Math.floor(ms / 1000) * 1000 + off * 60000).toISOString().slice(0, 19)
+  return `${wall}${off < 0 ? '-' : '+'}${pad(Math.trunc(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`
 }
 
 /** The zone's calendar date at an instant, `YYYY-MM-DD`. */

@@ -77,6 +77,24 @@ export async function listOccupancy(db: Db, providerIds: string[], resourceIds: 
 }
 
 /**
+ * Busy time of each provider and resource in [from, to) (the same rows as listOccupancy), one row
+ * per owner with its spans as epoch milliseconds in one string (widened to whole milliseconds): a slot search over weeks of a busy
+ * calendar reads hundreds of reservations, and parsing each as a row of timestamps cost more than
+ * the rest of the search.
+ */
+export async function busySpans(db: Db, providerIds: string[], resourceIds: string[], from: Date, to: Date): Promise<Map<string, number[]>> {
+  const where = sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
+    AND period && tstzrange(${from}, ${to}, '[)') AND (overbook OR expires_at IS NULL OR expires_at > now())`
+  const { rows } = await sql<{ owner: string; spans: string }>`
+    SELECT owner, string_agg(floor(extract(epoch FROM lower(period)) * 1000)::bigint || ',' || ceil(extract(epoch FROM upper(period)) * 1000)::bigint, ',') AS spans
+      FROM (SELECT provider_id AS owner, period FROM reservation WHERE provider_id = ANY(${scopeIds(providerIds)}::uuid[]) AND ${where}
+            UNION ALL
+            SELECT resource_id, period FROM reservation WHERE resource_id = ANY(${scopeIds(resourceIds)}::uuid[]) AND ${where}) r
+     GROUP BY owner`.execute(db)
+  return new Map(rows.map((r) => [r.owner, r.spans.split(',').map(Number)]))
+}
+
+/**
  * Serialises bookings per provider and resource: transaction-scoped advisory locks, taken in
  * sorted order so two bookings never wait on each other in a cycle. Without them, overlapping
  * inserts into the exclusion-constrained table deadlock now and then (40P01), each costing the

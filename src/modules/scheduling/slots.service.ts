@@ -55,7 +55,14 @@ export interface SlotCandidate {
 
 /** Busy time as sorted, disjoint [start, end) pairs: overlap tests by binary search. */
 export function busyIndex(rows: { start: Date; end: Date }[]) {
-  const sorted = rows.map((r) => [r.start.getTime(), r.end.getTime()]).sort((a, b) => a[0] - b[0])
+  return spanIndex(rows.flatMap((r) => [r.start.getTime(), r.end.getTime()]))
+}
+
+/** The same from flat [start, end, start, end, ...] epoch milliseconds. */
+export function spanIndex(flat: number[] = []) {
+  const sorted: number[][] = []
+  for (let i = 0; i < flat.length; i += 2) sorted.push([flat[i], flat[i + 1]])
+  sorted.sort((a, b) => a[0] - b[0])
   const merged: number[][] = []
   for (const [s, e] of sorted) {
     const last = merged[merged.length - 1]
@@ -101,12 +108,12 @@ export async function findFreeSlots(
   const [intervals, busy] = await Promise.all([
     // Expanded from a day earlier so slots keep the grid of their interval's start.
     availableIntervals(db, s.facility, providerIds, new Date(s.from.getTime() - 86_400_000), s.to),
-    repo.listOccupancy(db, providerIds, resources.map((r) => r.id), new Date(from.getTime() - before), new Date(s.to.getTime() + after)),
+    repo.busySpans(db, providerIds, resources.map((r) => r.id), new Date(from.getTime() - before), new Date(s.to.getTime() + after)),
   ])
   const out: SlotCandidate[] = []
-  const resourceBusy = new Map(resources.map((r) => [r.id, busyIndex(busy.filter((b) => b.resourceId === r.id))]))
+  const resourceBusy = new Map(resources.map((r) => [r.id, spanIndex(busy.get(r.id))]))
   for (const provider of s.providers) {
-    const providerBusy = busyIndex(busy.filter((b) => b.providerId === provider.id))
+    const providerBusy = spanIndex(busy.get(provider.id))
     for (const interval of intervals.get(provider.id) ?? []) {
       for (let start = interval.start; start + duration <= interval.end; start += duration) {
         if (start < from.getTime()) continue
