@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely'
-import type { AppointmentRow, AppointmentStatus, AppointmentTypeRow, Database, SlotHoldRow } from '../../db/database.ts'
+import type { AppointmentRow, AppointmentStatus, AppointmentTypeRow, Database, ResourceRow, SlotHoldRow } from '../../db/database.ts'
 import { after, scopeIds } from '../../db/query-helpers.ts'
 import { facilityScope } from '../../http/auth.ts'
 import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
@@ -7,10 +7,10 @@ import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, Precondi
 import { toPage } from '../../http/pagination.ts'
 import { formatInZone, localDate } from './availability.ts'
 import { checkReferral, countReferralVisit, returnReferralVisit } from './referral.service.ts'
-import { dbOf, providerAt, scopedFacility, scopedProvider } from './reference.service.ts'
+import { dbOf, scopedFacility, scopedProvider } from './reference.service.ts'
 import * as repo from './scheduling.repository.ts'
 import type { Appointment, BookAppointmentBody, CreateSlotHoldBody, RescheduleBody } from './scheduling.schemas.ts'
-import { availableIntervals, busyIndex, findWaitlistMatches, pickResources, type FacilityInfo } from './slots.service.ts'
+import { availableIntervals, findWaitlistMatches, pickResources, spanIndex, type FacilityInfo } from './slots.service.ts'
 import { guardPatientRead, guardPatientReads, RESTRICTED_DISPLAY_NAME } from '../patients/patient-guard.ts'
 
 type Trx = Transaction<Database>
@@ -42,7 +42,10 @@ interface Target {
   facility: FacilityInfo & { name: string }
   type: AppointmentTypeRow
   providerId: string
+  providerName: string
   resourceIds: string[]
+  /** The resources of resourceIds, in that order. */
+  resources: ResourceName[]
   start: Date
   end: Date
   /** The reserved span: buffers included. */
@@ -61,8 +64,11 @@ async function resolveTarget(
   opts: { overbook: boolean },
 ): Promise<Target> {
   const facility = await scopedFacility(ctx, q.facilityId)
-  await providerAt(ctx, q.providerId, facility.id)
-  const type = await repo.findAppointmentType(dbOf(ctx), q.appointmentTypeId, facility.organizationId)
+  const [provider, type] = await Promise.all([
+    repo.findProviderAtFacility(dbOf(ctx), q.providerId, facility.id),
+    repo.findAppointmentType(dbOf(ctx), q.appointmentTypeId, facility.organizationId),
+  ])
+  if (!provider) throw new NotFoundError('Provider')
   if (!type) throw new NotFoundError('Appointment type')
   const start = new Date(q.start)
   const end = new Date(start.getTime() + type.durationMinutes * MINUTE)
@@ -77,7 +83,9 @@ async function resolveTarget(
 
   const resources = type.resourceKinds.length ? await repo.listResources(dbOf(ctx), facility.id) : []
   let resourceIds: string[]
-  if (q.resourceIds) {
+  if (type.resourceKinds.length === 0 && !q.resourceIds?.length) {
+    resourceIds = []
+  } else if (q.resourceIds) {
     const named = q.resourceIds.map((id) => resources.find((r) => r.id === id))
     const kinds = named.map((r) => r?.kind).sort()
     if (named.some((r) => !r) || JSON.stringify(kinds) !== JSON.stringify([...type.resourceKinds].sort())) {
@@ -86,13 +94,14 @@ async function resolveTarget(
     resourceIds = q.resourceIds
   } else {
     const byKind = new Map(type.resourceKinds.map((k) => [k, resources.filter((r) => r.kind === k)]))
-    const busy = await repo.listOccupancy(dbOf(ctx), [], resources.map((r) => r.id), spanStart, spanEnd)
-    const busyOf = new Map(resources.map((r) => [r.id, busyIndex(busy.filter((b) => b.resourceId === r.id))]))
+    const busy = await repo.busySpans(dbOf(ctx), [], resources.map((r) => r.id), spanStart, spanEnd)
+    const busyOf = new Map(resources.map((r) => [r.id, spanIndex(busy.get(r.id))]))
     const picked = pickResources(byKind, within?.resourceId ?? null, busyOf, spanStart.getTime(), spanEnd.getTime())
     if (!picked) throw new ConflictError('slot-unavailable', 'No resource the appointment type needs is free at this time')
     resourceIds = picked
   }
-  return { facility, type, providerId: q.providerId, resourceIds, start, end, spanStart, spanEnd }
+  const picked = resourceIds.map((id) => resources.find((r) => r.id === id)!)
+  return { facility, type, providerId: q.providerId, providerName: provider.displayName, resourceIds, resources: picked, start, end, spanStart, spanEnd }
 }
 
 const slotUnavailable = () => new ConflictError('slot-unavailable', 'The time is no longer free for this provider or resource')
@@ -103,8 +112,7 @@ const slotUnavailable = () => new ConflictError('slot-unavailable', 'The time is
  * so the losers of a burst leave the lock after one query. The constraint stays the guarantee.
  */
 async function claimTime(trx: Trx, t: Target, exceptAppointmentId?: string) {
-  await repo.deleteExpiredHolds(trx, [t.providerId], t.resourceIds)
-  const busy = await repo.listOccupancy(trx, [t.providerId], t.resourceIds, t.spanStart, t.spanEnd)
+  const busy = await repo.claimOccupants(trx, [t.providerId], t.resourceIds, t.spanStart, t.spanEnd)
   if (busy.some((b) => b.appointmentId === null || b.appointmentId !== exceptAppointmentId)) throw slotUnavailable()
 }
 
@@ -156,8 +164,10 @@ export function releaseHold(ctx: RequestContext, holdId: string) {
 
 type AppointmentView = AppointmentRow & { providerName: string; facilityName: string; timeZone: string; appointmentTypeName: string }
 
-async function toAppointment(db: RequestContext['db'], row: AppointmentView): Promise<Appointment> {
-  const resources = await repo.resourceNames(db, row.resourceIds)
+type ResourceName = Pick<ResourceRow, 'id' | 'name' | 'kind'>
+
+/** The response body; `appointmentOf` when the resources' names are not at hand. */
+function toAppointment(row: AppointmentView, resources: ResourceName[]): Appointment {
   const zone = row.timeZone
   return {
     id: row.id, status: row.status, facilityId: row.facilityId, facilityName: row.facilityName, patientId: row.patientId,
@@ -171,6 +181,10 @@ async function toAppointment(db: RequestContext['db'], row: AppointmentView): Pr
     enteredInError: row.erroredAt ? { at: formatInZone(row.erroredAt.getTime(), zone), by: row.erroredBy!, reason: row.errorReason! } : null,
     version: row.version,
   }
+}
+
+async function appointmentOf(db: RequestContext['db'], row: AppointmentView): Promise<Appointment> {
+  return toAppointment(row, await repo.resourceNames(db, row.resourceIds))
 }
 
 const loadView = (db: RequestContext['db'], id: string) => repo.appointmentView(db).where('appointment.id', '=', id).executeTakeFirstOrThrow()
@@ -195,17 +209,17 @@ export async function bookAppointment(ctx: RequestContext, body: BookAppointment
     await repo.lockSchedules(trx, [t.providerId, ...t.resourceIds])
     if (body.holdId) await consumeHold(trx, body.holdId, t, body.patientId)
     if (!overbook) await claimTime(trx, t)
-    const row = await trx.insertInto('appointment').values({
+    const row = await repo.insertAppointmentReserving(trx, {
       facilityId: t.facility.id, patientId: body.patientId, providerId: t.providerId, appointmentTypeId: t.type.id, resourceIds: t.resourceIds,
       startAt: t.start, endAt: t.end, overbooked: overbook, overbookReason: body.overbookReason ?? null, referralId: referral?.id ?? null,
       referralOverrideReason: body.referralOverrideReason ?? null, note: body.note ?? null, createdBy: ctx.principal.sub,
-    }).returning('id').executeTakeFirstOrThrow()
-    await reserve(trx, t, { appointmentId: row.id, overbook }, true)
+    }, { start: t.spanStart, end: t.spanEnd, overbook })
     await auditChange(trx, ctx, {
       action: 'create', verb: 'appointment.book', resourceType: 'appointment', resourceId: row.id, patientId: body.patientId, facilityId: t.facility.id,
       detail: { overbooked: overbook, referralOverride: body.referralOverrideReason !== undefined, fromHold: body.holdId !== undefined },
     })
-    return toAppointment(trx, await loadView(trx, row.id))
+    // Names come from the lookups above (the target), not from a re-read.
+    return toAppointment({ ...row, providerName: t.providerName, facilityName: t.facility.name, timeZone: t.facility.timeZone, appointmentTypeName: t.type.name }, t.resources)
   })
 }
 
@@ -234,7 +248,7 @@ export async function getAppointment(ctx: RequestContext, id: string) {
   const scope = facilityScope(ctx.principal)
   if (!row || (scope && !scope.includes(row.facilityId))) throw new NotFoundError('Appointment')
   await guardPatientRead(ctx, { verb: 'appointment.read', resourceType: 'appointment', resourceId: id, patientId: row.patientId, facilityId: row.facilityId })
-  return toAppointment(dbOf(ctx), row)
+  return appointmentOf(dbOf(ctx), row)
 }
 
 export async function listPatientAppointments(ctx: RequestContext, facilityId: string, patientId: string, cursor: (string | number)[] | undefined, limit: number) {
@@ -246,7 +260,7 @@ export async function listPatientAppointments(ctx: RequestContext, facilityId: s
   const rows = await q.execute()
   await guardPatientRead(ctx, { verb: 'appointment.search', resourceType: 'appointment', patientId, facilityId, detail: { returned: Math.min(rows.length, limit) } })
   const page = toPage(rows, limit, (r) => [r.startAt.toISOString(), r.id], (r) => r)
-  return { items: await Promise.all(page.items.map((r) => toAppointment(dbOf(ctx), r))), next: page.next }
+  return { items: await Promise.all(page.items.map((r) => appointmentOf(dbOf(ctx), r))), next: page.next }
 }
 
 const illegal = (from: string, to: string) => new ConflictError('invalid-transition', `An appointment that is ${from} cannot become ${to}`)
@@ -277,7 +291,7 @@ export async function reschedule(ctx: RequestContext, id: string, body: Reschedu
       action: 'update', verb: 'appointment.reschedule', resourceType: 'appointment', resourceId: id, patientId: row.patientId, facilityId: row.facilityId,
       detail: { providerChanged: t.providerId !== row.providerId },
     })
-    return toAppointment(trx, await loadView(trx, id))
+    return appointmentOf(trx, await loadView(trx, id))
   })
 }
 
@@ -311,7 +325,7 @@ function cancelAppointment(ctx: RequestContext, id: string, reason: string, expe
     const type = await trx.selectFrom('appointmentType').select(['bufferBeforeMinutes', 'bufferAfterMinutes']).where('id', '=', row.appointmentTypeId).executeTakeFirstOrThrow()
     const facility = await trx.selectFrom('facility').select(['id', 'organizationId', 'timeZone']).where('id', '=', row.facilityId).executeTakeFirstOrThrow()
     return {
-      appointment: await toAppointment(trx, view),
+      appointment: await appointmentOf(trx, view),
       freed: {
         facility,
         within: {
@@ -344,7 +358,7 @@ export function markEnteredInError(ctx: RequestContext, id: string, reason: stri
       action: 'update', verb: 'appointment.entered-in-error', resourceType: 'appointment', resourceId: id, patientId: row.patientId, facilityId: row.facilityId,
       detail: { from: row.status, referralVisitReturned: returnVisit },
     })
-    return toAppointment(trx, await loadView(trx, id))
+    return appointmentOf(trx, await loadView(trx, id))
   })
 }
 
@@ -386,7 +400,7 @@ export async function transitionAppointment(ctx: RequestContext, trx: Trx, id: s
     action: 'update', verb: `appointment.${to}`, resourceType: 'appointment', resourceId: id, patientId: row.patientId, facilityId: row.facilityId,
     detail: { from: row.status, referralVisitCounted: counted && !row.referralVisitCounted },
   })
-  return toAppointment(trx, await loadView(trx, id))
+  return appointmentOf(trx, await loadView(trx, id))
 }
 
 export const transition = (ctx: RequestContext, id: string, to: 'arrived' | 'checked-in' | 'fulfilled' | 'noshow', expectedVersion?: number) =>

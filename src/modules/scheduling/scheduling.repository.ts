@@ -1,5 +1,5 @@
-import { sql, type Kysely, type Transaction } from 'kysely'
-import type { Database } from '../../db/database.ts'
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely'
+import type { AppointmentRow, AppointmentTable, Database } from '../../db/database.ts'
 import { scopeIds } from '../../db/query-helpers.ts'
 import type {} from './scheduling.tables.ts'
 
@@ -53,38 +53,38 @@ export const listExceptions = (db: Db, providerIds: string[], facilityId: string
   return q.execute()
 }
 
-export interface Occupancy {
-  providerId: string | null
-  resourceId: string | null
-  appointmentId: string | null
-  start: Date
-  end: Date
-}
-
-/** What occupies these providers and resources in [from, to): live rows only (expired holds are free). */
-export async function listOccupancy(db: Db, providerIds: string[], resourceIds: string[], from: Date, to: Date): Promise<Occupancy[]> {
-  // Reservations span at most 2 days (a CHECK), so a start bound lets the btree indexes on
-  // (owner, lower(period)) find the window; overbookings always count, holds only while live.
-  const where = sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
+/**
+ * Live reservations of these providers and resources overlapping [from, to). Reservations span at
+ * most 2 days (a CHECK), so a start bound lets the btree indexes on (owner, lower(period)) find the
+ * window; overbookings always count, holds only while live.
+ */
+const liveIn = (from: Date, to: Date) => sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
     AND period && tstzrange(${from}, ${to}, '[)') AND (overbook OR expires_at IS NULL OR expires_at > now())`
-  const { rows } = await sql<Occupancy>`
-    SELECT provider_id AS "providerId", NULL::uuid AS "resourceId", appointment_id AS "appointmentId", lower(period) AS start, upper(period) AS "end"
-      FROM reservation WHERE provider_id = ANY(${scopeIds(providerIds)}::uuid[]) AND ${where}
+
+/**
+ * Under the schedules' advisory locks: deletes their expired holds and returns what still occupies
+ * [from, to) (the appointment id, null for a hold or surgical case), in one statement. The SELECT
+ * does not see the DELETE, but it leaves out expired holds by itself.
+ */
+export async function claimOccupants(trx: Trx, providerIds: string[], resourceIds: string[], from: Date, to: Date) {
+  const { rows } = await sql<{ appointmentId: string | null }>`
+    WITH expired AS (
+      DELETE FROM reservation WHERE hold_id IS NOT NULL AND expires_at <= now()
+         AND (provider_id = ANY(${scopeIds(providerIds)}::uuid[]) OR resource_id = ANY(${scopeIds(resourceIds)}::uuid[])))
+    SELECT appointment_id FROM reservation WHERE provider_id = ANY(${scopeIds(providerIds)}::uuid[]) AND ${liveIn(from, to)}
     UNION ALL
-    SELECT NULL, resource_id, appointment_id, lower(period), upper(period)
-      FROM reservation WHERE resource_id = ANY(${scopeIds(resourceIds)}::uuid[]) AND ${where}`.execute(db)
-  return rows.map((r) => ({ ...r, start: new Date(r.start), end: new Date(r.end) }))
+    SELECT appointment_id FROM reservation WHERE resource_id = ANY(${scopeIds(resourceIds)}::uuid[]) AND ${liveIn(from, to)}`.execute(trx)
+  return rows
 }
 
 /**
- * Busy time of each provider and resource in [from, to) (the same rows as listOccupancy), one row
+ * Busy time of each provider and resource in [from, to) (live reservations), one row
  * per owner with its spans as epoch milliseconds in one string (widened to whole milliseconds): a slot search over weeks of a busy
  * calendar reads hundreds of reservations, and parsing each as a row of timestamps cost more than
  * the rest of the search.
  */
 export async function busySpans(db: Db, providerIds: string[], resourceIds: string[], from: Date, to: Date): Promise<Map<string, number[]>> {
-  const where = sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
-    AND period && tstzrange(${from}, ${to}, '[)') AND (overbook OR expires_at IS NULL OR expires_at > now())`
+  const where = liveIn(from, to)
   const { rows } = await sql<{ owner: string; spans: string }>`
     SELECT owner, string_agg(floor(extract(epoch FROM lower(period)) * 1000)::bigint || ',' || ceil(extract(epoch FROM upper(period)) * 1000)::bigint, ',') AS spans
       FROM (SELECT provider_id AS owner, period FROM reservation WHERE provider_id = ANY(${scopeIds(providerIds)}::uuid[]) AND ${where}
@@ -136,6 +136,24 @@ export async function insertReservations(trx: Trx, owner: ReservationOwner, prov
     ...resourceIds.map((resourceId) => ({ ...base, providerId: null, resourceId })),
   ]
   await trx.insertInto('reservation').values(rows as never).execute()
+}
+
+/**
+ * Books: inserts the appointment and its reservations (provider and resources, buffers included)
+ * in one statement. An overlap fails the statement on the exclusion constraints (23P01).
+ */
+export async function insertAppointmentReserving(trx: Trx, values: Insertable<AppointmentTable>, span: { start: Date; end: Date; overbook: boolean }) {
+  const owners = [
+    ...(values.providerId ? [sql`(${values.providerId}::uuid, NULL::uuid)`] : []),
+    ...(values.resourceIds ?? []).map((id) => sql`(NULL::uuid, ${id}::uuid)`),
+  ]
+  const { rows } = await sql<AppointmentRow>`
+    WITH a AS (${trx.insertInto('appointment').values(values).returningAll()}),
+    r AS (INSERT INTO reservation (provider_id, resource_id, period, appointment_id, overbook)
+          SELECT o.provider_id, o.resource_id, tstzrange(${span.start}, ${span.end}, '[)'), a.id, ${span.overbook}
+            FROM a, (VALUES ${sql.join(owners)}) AS o(provider_id, resource_id))
+    SELECT * FROM a`.execute(trx)
+  return rows[0]
 }
 
 export async function deleteReservations(trx: Trx, owner: { appointmentId?: string; holdId?: string; surgicalCaseId?: string }) {

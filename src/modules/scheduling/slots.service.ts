@@ -53,12 +53,10 @@ export interface SlotCandidate {
   resourceIds: string[]
 }
 
-/** Busy time as sorted, disjoint [start, end) pairs: overlap tests by binary search. */
-export function busyIndex(rows: { start: Date; end: Date }[]) {
-  return spanIndex(rows.flatMap((r) => [r.start.getTime(), r.end.getTime()]))
-}
-
-/** The same from flat [start, end, start, end, ...] epoch milliseconds. */
+/**
+ * Busy time from flat [start, end, start, end, ...] epoch milliseconds as sorted, disjoint
+ * [start, end) pairs: overlap tests by binary search.
+ */
 export function spanIndex(flat: number[] = []) {
   const sorted: number[][] = []
   for (let i = 0; i < flat.length; i += 2) sorted.push([flat[i], flat[i + 1]])
