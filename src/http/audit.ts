@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { AuditAction, AuditOutcome, Database, NewAuditEvent } from '../db/database.ts'
 import type { RequestContext } from './context.ts'
 
@@ -36,9 +36,32 @@ export function auditEvent(ctx: RequestContext, f: AuditFields): NewAuditEvent {
   }
 }
 
-/** The one INSERT for audit events: inside a write's transaction, or by the group-commit writer. */
+/**
+ * The one INSERT for audit events: inside a write's transaction, or by the group-commit writer.
+ * Every batch, of one event or five hundred, travels as one JSON parameter of the same statement
+ * text, so the statement is prepared once per connection; a multi-row VALUES list was a new
+ * statement of up to 8,000 parameters for Postgres to parse and plan at every flush.
+ */
 export async function insertAuditEvents(db: Kysely<Database>, events: NewAuditEvent[]): Promise<void> {
-  if (events.length > 0) await db.insertInto('auditEvent').values(events).execute()
+  if (events.length === 0) return
+  const rows = events.map((e) => {
+    const row = JSON.stringify({
+      occurred_at: e.occurredAt ?? null, request_id: e.requestId ?? null, actor_sub: e.actorSub ?? null, actor_roles: e.actorRoles ?? [],
+      facility_id: e.facilityId ?? null, action: e.action, verb: e.verb, resource_type: e.resourceType, resource_id: e.resourceId ?? null,
+      patient_id: e.patientId ?? null, outcome: e.outcome, purpose_of_use: e.purposeOfUse ?? null, client_ip: e.clientIp ?? null,
+      user_agent: e.userAgent ?? null, break_glass: e.breakGlass ?? false,
+    })
+    // detail is already JSON text (auditEvent): spliced in as the object it encodes.
+    return `${row.slice(0, -1)},"detail":${e.detail ?? 'null'}}`
+  })
+  await sql`
+    INSERT INTO audit_event (occurred_at, request_id, actor_sub, actor_roles, facility_id, action, verb, resource_type, resource_id,
+                             patient_id, outcome, purpose_of_use, client_ip, user_agent, break_glass, detail)
+    SELECT coalesce(occurred_at, clock_timestamp()), request_id, actor_sub, actor_roles, facility_id, action, verb, resource_type, resource_id,
+           patient_id, outcome, purpose_of_use, client_ip, user_agent, break_glass, detail
+      FROM jsonb_to_recordset(${`[${rows.join(',')}]`}::jsonb) AS v(occurred_at timestamptz, request_id text, actor_sub text, actor_roles text[],
+           facility_id uuid, action text, verb text, resource_type text, resource_id text, patient_id uuid, outcome text, purpose_of_use text,
+           client_ip text, user_agent text, break_glass boolean, detail jsonb)`.execute(db)
 }
 
 interface Pending {
