@@ -1,4 +1,4 @@
-import { sql, type Expression, type SqlBool } from 'kysely'
+import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely'
 
 // A uuid no row has: `IN` over an empty facility list must match nothing, and SQL has no `IN ()`.
 const NO_ID = '00000000-0000-0000-0000-000000000000'
@@ -9,4 +9,13 @@ export const scopeIds = (ids: string[]) => (ids.length > 0 ? ids : [NO_ID])
 /** Keyset condition `(a, b) > (x, y)`: the rows after a cursor, index-friendly. */
 export function after(columns: [string, string], key: (string | number)[]): Expression<SqlBool> {
   return sql<SqlBool>`(${sql.ref(columns[0])}, ${sql.ref(columns[1])}) > (${key[0]}, ${key[1]})`
+}
+
+/**
+ * `jsonb_to_recordset` over rows given as one JSON parameter, aliased `v`: any number of rows in
+ * one statement whose text does not depend on how many. Columns are [property, column, SQL type].
+ */
+export function recordset(rows: readonly object[], columns: readonly (readonly [string, string, string])[]): RawBuilder<unknown> {
+  const json = JSON.stringify(rows.map((r) => Object.fromEntries(columns.map(([camel, snake]) => [snake, (r as Record<string, unknown>)[camel] ?? null]))))
+  return sql`jsonb_to_recordset(${json}::jsonb) AS v(${sql.raw(columns.map(([, snake, type]) => `${snake} ${type}`).join(', '))})`
 }

@@ -1,11 +1,7 @@
-import { sql, type RawBuilder, type Transaction } from 'kysely'
+import { sql, type Transaction } from 'kysely'
 import type { Database } from '../../db/database.ts'
 
-/** `jsonb_to_recordset` over rows given as one JSON parameter: one statement for a whole batch. */
-export function recordset(rows: readonly object[], columns: readonly (readonly [string, string, string])[]): RawBuilder<unknown> {
-  const json = JSON.stringify(rows.map((r) => Object.fromEntries(columns.map(([camel, snake]) => [snake, (r as Record<string, unknown>)[camel] ?? null]))))
-  return sql`jsonb_to_recordset(${json}::jsonb) AS v(${sql.raw(columns.map(([, snake, type]) => `${snake} ${type}`).join(', '))})`
-}
+export { recordset } from '../../db/query-helpers.ts'
 
 /** JSON with sorted keys: jsonb does not keep the key order it was given. */
 export function canonical(v: unknown): string {

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database, NewPatient, PatientUpdate } from '../../db/database.ts'
-import { scopeIds } from '../../db/query-helpers.ts'
+import { recordset, scopeIds } from '../../db/query-helpers.ts'
 
 type Db = Kysely<Database>
 
@@ -53,22 +53,37 @@ export async function lockPatient(trx: Transaction<Database>, id: string, facili
  * transaction lock that serialises creates which could duplicate one another (same organisation,
  * family-name code and birth date), all in one round trip.
  */
-export async function prepareInsert(trx: Transaction<Database>, organizationId: string, family: string, given: string, birthDate: string) {
-  const { rows } = await sql<NameKeys & { mrnSequence: string }>`
-    SELECT k.f AS family_key, k.fdm AS family_dm, dmetaphone_alt(k.f) AS family_dm_alt, k.g AS given_key, dmetaphone(k.g) AS given_dm,
+/**
+ * Before a patient insert, in one round trip: the organisation of the registering facility (no
+ * row: no such facility), the name keys, the next MRN number, and a transaction-scoped advisory
+ * lock on (organisation, phonetic family code, birth date), so two concurrent registrations of the
+ * same person cannot both pass the duplicate check.
+ */
+export async function prepareInsert(trx: Transaction<Database>, facilityId: string, family: string, given: string, birthDate: string) {
+  const { rows } = await sql<NameKeys & { organizationId: string; mrnSequence: string }>`
+    SELECT fac.organization_id, k.f AS family_key, k.fdm AS family_dm, dmetaphone_alt(k.f) AS family_dm_alt, k.g AS given_key, dmetaphone(k.g) AS given_dm,
            nextval('patient_mrn_seq')::text AS mrn_sequence,
-           pg_advisory_xact_lock(hashtextextended(${organizationId} || ':' || coalesce(k.fdm, '') || ':' || ${birthDate}, 0))::text AS locked
-    FROM (SELECT f, dmetaphone(f) AS fdm, g FROM (SELECT patient_name_key(${family}) AS f, patient_name_key(${given}) AS g) n) k`.execute(trx)
-  return rows[0]
+           pg_advisory_xact_lock(hashtextextended(fac.organization_id::text || ':' || coalesce(k.fdm, '') || ':' || ${birthDate}, 0))::text AS locked
+    FROM facility fac, (SELECT f, dmetaphone(f) AS fdm, g FROM (SELECT patient_name_key(${family}) AS f, patient_name_key(${given}) AS g) n) k
+    WHERE fac.id = ${facilityId}`.execute(trx)
+  return rows[0] as (typeof rows)[0] | undefined
 }
 
-/** Inserts the patient and its registering-facility link; returns the row as findPatientById would. */
+/**
+ * Inserts the patient, its registering-facility link and its identifiers in one statement;
+ * returns the row as findPatientById would. An identifier taken by another patient fails the
+ * statement (23505 on patient_identifier's unique key).
+ */
 export async function insertPatient(trx: Transaction<Database>, values: NewPatient, identifiers: { system: string; value: string }[]): Promise<PatientRecord> {
-  const row = await trx.insertInto('patient').values(values).returning(columns).returning(sql<string>`birth_date::text`.as('birthDate')).executeTakeFirstOrThrow()
-  await trx.insertInto('patientFacility').values({ patientId: row.id, facilityId: values.facilityId }).execute()
-  if (identifiers.length > 0) await trx.insertInto('patientIdentifier').values(identifiers.map((i) => ({ ...i, organizationId: values.organizationId, patientId: row.id }))).execute()
+  const insert = trx.insertInto('patient').values(values).returning(columns).returning(sql<string>`birth_date::text`.as('birthDate'))
+  const { rows } = await sql<Omit<PatientRecord, 'facilityIds' | 'identifiers'>>`
+    WITH p AS (${insert}),
+    linked AS (INSERT INTO patient_facility (patient_id, facility_id) SELECT id, facility_id FROM p),
+    identified AS (INSERT INTO patient_identifier (organization_id, patient_id, system, value)
+                   SELECT p.organization_id, p.id, v.system, v.value FROM p, ${recordset(identifiers, [['system', 'system', 'text'], ['value', 'value', 'text']])})
+    SELECT * FROM p`.execute(trx)
   const sorted = [...identifiers].sort((a, b) => a.system.localeCompare(b.system) || a.value.localeCompare(b.value))
-  return { ...row, facilityIds: [values.facilityId], identifiers: sorted.map(({ system, value }) => ({ system, value })) }
+  return { ...rows[0], facilityIds: [values.facilityId], identifiers: sorted.map(({ system, value }) => ({ system, value })) }
 }
 
 export function updatePatient(trx: Transaction<Database>, id: string, changes: PatientUpdate) {

@@ -232,12 +232,13 @@ export async function insertPatientChecked(
   ctx: RequestContext,
   phi: PhiCrypto,
   body: CreatePatientBody,
-  organizationId: string,
   extra: Partial<NewPatient> = {},
   checkDuplicates = true,
 ) {
   const columns = demographicColumns(body, phi) as NewPatient
-  const { mrnSequence, ...keys } = await repo.prepareInsert(trx, organizationId, body.familyName, body.givenNames.trim().split(/\s+/)[0], body.birthDate)
+  const prepared = await repo.prepareInsert(trx, body.facilityId, body.familyName, body.givenNames.trim().split(/\s+/)[0], body.birthDate)
+  if (!prepared) throw new NotFoundError('Facility')
+  const { mrnSequence, organizationId, ...keys } = prepared
   const probe = {
     keys,
     birthDate: body.birthDate,
@@ -271,10 +272,8 @@ export async function createPatient(ctx: RequestContext, phi: PhiCrypto, body: C
   checkIdentifiers(body.identifiers)
   if (!canActFor(ctx.principal, body.facilityId)) throw new NotFoundError('Facility')
   return withTransaction(ctx, async (trx) => {
-    const facility = await trx.selectFrom('facility').select('organizationId').where('id', '=', body.facilityId).executeTakeFirst()
-    if (!facility) throw new NotFoundError('Facility')
     try {
-      return toPatient(await insertPatientChecked(trx, ctx, phi, body, facility.organizationId), ctx.principal, phi)
+      return toPatient(await insertPatientChecked(trx, ctx, phi, body), ctx.principal, phi)
     } catch (err) {
       throw identifierConflict(err)
     }

@@ -161,7 +161,6 @@ async function admitNewborn(
       birthDate: localDate(birthTime.getTime(), facility.timeZone),
       administrativeSex: nb.administrativeSex,
     },
-    facility.organizationId,
     { motherPatientId: nb.motherPatientId, birthTime, multipleBirthOrder: multiple ? order : null },
     false,
   )
