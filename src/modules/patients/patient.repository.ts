@@ -168,9 +168,8 @@ export function searchPatients(db: Db, f: SearchFilter, cursor: (string | number
  * codes of family and first given name (2), either of those with the names swapped (3); then id.
  * Each rank's branches read only what an index gives in id order, up to the page: a common name
  * (thousands of Smiths) costs a page of rows, never a sort of every match. A row belongs to the
- * lowest rank it matches. All branches go in one statement that returns ids; the full rows are
- * read for the page alone. Only when no rank finds anything on the first page does a
- * trigram match on the family key (rank 4, with LIMIT) look for misspellings beyond phonetics.
+ * lowest rank it matches. All branches go in one statement, which reads the full rows for the
+ * page alone. Only when no rank finds anything on the first page does a trigram match on the family key (rank 4, with LIMIT) look for misspellings beyond phonetics.
  */
 export async function searchPatientsByName(
   db: Db,
@@ -205,11 +204,12 @@ export async function searchPatientsByName(
       branches.push(sql`(${q.orderBy('patient.id').limit(limit + 1)})`)
     }
   }
-  const { rows: page } = await sql<{ id: string; rank: number }>`
-    SELECT id, min(rank) AS rank FROM (${sql.join(branches, sql` UNION ALL `)}) b GROUP BY id ORDER BY 2, 1 LIMIT ${limit + 1}`.execute(db)
-  const full = page.length === 0 ? [] : await filtered(db, f).where('patient.id', 'in', page.map((r) => r.id)).execute()
-  const byId = new Map(full.map((r) => [r.id, r]))
-  const rows = page.flatMap((p) => (byId.has(p.id) ? [{ ...byId.get(p.id)!, rank: p.rank }] : []))
+  const page = sql<{ id: string; rank: number }>`(SELECT id, min(rank) AS rank FROM (${sql.join(branches, sql` UNION ALL `)}) b GROUP BY id ORDER BY 2, 1 LIMIT ${limit + 1})`
+  const rows = await filtered(db, f)
+    .innerJoin(page.as('page'), (join) => join.onRef(sql.ref('page.id'), '=', 'patient.id'))
+    .select(sql<number>`page.rank`.as('rank'))
+    .orderBy(sql`page.rank`).orderBy('patient.id')
+    .execute()
   if (rows.length > 0 || cursor || !k.familyKey) return rows
 
   return filtered(db, f)
