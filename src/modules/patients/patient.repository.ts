@@ -49,11 +49,6 @@ export async function lockPatient(trx: Transaction<Database>, id: string, facili
 }
 
 /**
- * Before inserting a patient: the search keys of the name, the next MRN sequence number, and the
- * transaction lock that serialises creates which could duplicate one another (same organisation,
- * family-name code and birth date), all in one round trip.
- */
-/**
  * Before a patient insert, in one round trip: the organisation of the registering facility (no
  * row: no such facility), the name keys, the next MRN number, and a transaction-scoped advisory
  * lock on (organisation, phonetic family code, birth date), so two concurrent registrations of the
@@ -141,20 +136,23 @@ export interface SearchFilter {
   includeInactive: boolean
 }
 
-function filtered(db: Db, f: SearchFilter) {
-  let q = patients(db)
-  if (f.facilityIds) q = q.where(inScope(f.facilityIds))
-  if (f.facilityId) q = q.where(inScope([f.facilityId]))
-  if (!f.includeInactive) q = q.where('patient.active', '=', true)
-  if (f.birthDate) q = q.where('patient.birthDate', '=', f.birthDate)
-  if (f.mrn) q = q.where('patient.mrn', '=', f.mrn)
-  if (f.phone) q = q.where(sql<boolean>`patient.phone_numbers @> ARRAY[${f.phone}]::text[]`)
+/** The search's filters as one condition on `patient`. */
+function criteria(f: SearchFilter) {
+  const c = [sql<boolean>`true`]
+  if (f.facilityIds) c.push(inScope(f.facilityIds))
+  if (f.facilityId) c.push(inScope([f.facilityId]))
+  if (!f.includeInactive) c.push(sql<boolean>`patient.active`)
+  if (f.birthDate) c.push(sql<boolean>`patient.birth_date = ${f.birthDate}::date`)
+  if (f.mrn) c.push(sql<boolean>`patient.mrn = ${f.mrn}`)
+  if (f.phone) c.push(sql<boolean>`patient.phone_numbers @> ARRAY[${f.phone}]::text[]`)
   if (f.identifier) {
     const { system, value } = f.identifier
-    q = q.where(sql<boolean>`EXISTS (SELECT 1 FROM patient_identifier pi WHERE pi.patient_id = patient.id AND pi.system = ${system} AND pi.value = ${value})`)
+    c.push(sql<boolean>`EXISTS (SELECT 1 FROM patient_identifier pi WHERE pi.patient_id = patient.id AND pi.system = ${system} AND pi.value = ${value})`)
   }
-  return q
+  return sql<boolean>`(${sql.join(c, sql` AND `)})`
 }
+
+const filtered = (db: Db, f: SearchFilter) => patients(db).where(criteria(f))
 
 /** Exact filters only, in id order. */
 export function searchPatients(db: Db, f: SearchFilter, cursor: (string | number)[] | undefined, limit: number) {
@@ -198,7 +196,7 @@ export async function searchPatientsByName(
   for (let rank = fromRank; rank < ranks.length; rank++) {
     const lower = ranks.slice(0, rank).flat()
     for (const branch of ranks[rank]) {
-      let q = filtered(db, f).clearSelect().select(['patient.id', sql<number>`${rank}::int`.as('rank')]).where(branch)
+      let q = db.selectFrom('patient').select(['patient.id', sql<number>`${rank}::int`.as('rank')]).where(criteria(f)).where(branch)
       if (lower.length > 0) q = q.where(sql<boolean>`(${sql.join(lower, sql` OR `)}) IS NOT TRUE`)
       if (rank === fromRank && afterId) q = q.where('patient.id', '>', afterId)
       branches.push(sql`(${q.orderBy('patient.id').limit(limit + 1)})`)
