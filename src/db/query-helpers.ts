@@ -1,4 +1,5 @@
-import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely'
+import { sql, type Expression, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely'
+import type { Database } from './database.ts'
 
 // A uuid no row has: `IN` over an empty facility list must match nothing, and SQL has no `IN ()`.
 const NO_ID = '00000000-0000-0000-0000-000000000000'
@@ -18,4 +19,15 @@ export function after(columns: [string, string], key: (string | number)[]): Expr
 export function recordset(rows: readonly object[], columns: readonly (readonly [string, string, string])[]): RawBuilder<unknown> {
   const json = JSON.stringify(rows.map((r) => Object.fromEntries(columns.map(([camel, snake]) => [snake, (r as Record<string, unknown>)[camel] ?? null]))))
   return sql`jsonb_to_recordset(${json}::jsonb) AS v(${sql.raw(columns.map(([, snake, type]) => `${snake} ${type}`).join(', '))})`
+}
+
+/**
+ * Transaction-scoped advisory locks on many keys in one statement, in sorted order (the set
+ * function yields the array in order), so two transactions locking overlapping sets never wait on
+ * each other in a cycle. `seed` is the namespace of the keys.
+ */
+export async function lockKeys(trx: Transaction<Database> | Kysely<Database>, keys: string[], seed: number) {
+  if (keys.length === 0) return
+  const sorted = [...new Set(keys)].sort()
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(k, ${sql.lit(seed)})) FROM jsonb_array_elements_text(${JSON.stringify(sorted)}::jsonb) AS k`.execute(trx)
 }

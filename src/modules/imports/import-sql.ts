@@ -1,7 +1,7 @@
 import { sql, type Transaction } from 'kysely'
 import type { Database } from '../../db/database.ts'
 
-export { recordset } from '../../db/query-helpers.ts'
+export { lockKeys, recordset } from '../../db/query-helpers.ts'
 
 /** JSON with sorted keys: jsonb does not keep the key order it was given. */
 export function canonical(v: unknown): string {
@@ -17,17 +17,6 @@ export function canonical(v: unknown): string {
 /** Names of the fields whose values differ (by canonical JSON). */
 export function changedFields<T extends object>(wanted: T, current: T): (keyof T & string)[] {
   return (Object.keys(wanted) as (keyof T & string)[]).filter((k) => canonical(wanted[k]) !== canonical(current[k]))
-}
-
-/**
- * Transaction-scoped advisory locks on many keys in one statement, in sorted order (the set
- * function yields the array in order), so two transactions locking overlapping sets never wait on
- * each other in a cycle. `seed` is the namespace of the keys.
- */
-export async function lockKeys(trx: Transaction<Database>, keys: string[], seed: number) {
-  if (keys.length === 0) return
-  const sorted = [...new Set(keys)].sort()
-  await sql`SELECT pg_advisory_xact_lock(hashtextextended(k, ${sql.lit(seed)})) FROM jsonb_array_elements_text(${JSON.stringify(sorted)}::jsonb) AS k`.execute(trx)
 }
 
 export const pgCode = (err: unknown) => (err as { code?: string }).code

@@ -116,10 +116,22 @@ async function claimTime(trx: Trx, t: Target, exceptAppointmentId?: string) {
   if (busy.some((b) => b.appointmentId === null || b.appointmentId !== exceptAppointmentId)) throw slotUnavailable()
 }
 
+/**
+ * Under the schedules' locks: what resolveTarget validated outside the transaction is still
+ * active (a provider, type or room retired in between answers as it would have before).
+ */
+async function ensureBookable(trx: Trx, t: Target) {
+  const now = await repo.bookable(trx, { providerId: t.providerId, appointmentTypeId: t.type.id, resourceIds: t.resourceIds })
+  if (!now.provider) throw new NotFoundError('Provider')
+  if (!now.type) throw new NotFoundError('Appointment type')
+  if (!now.resources) throw new ConflictError('slot-unavailable', 'A resource the appointment needs was retired')
+}
+
 /** Takes the time for an owner. Caller runs inside bookingTransaction (23P01 becomes 409). */
 async function reserve(trx: Trx, t: Target, owner: repo.ReservationOwner, claimed = false) {
   if (!claimed) {
     await repo.lockSchedules(trx, [t.providerId, ...t.resourceIds])
+    await ensureBookable(trx, t)
     if (!owner.overbook) await claimTime(trx, t)
   }
   await repo.insertReservations(trx, owner, [t.providerId], t.resourceIds, t.spanStart, t.spanEnd)
@@ -207,6 +219,7 @@ export async function bookAppointment(ctx: RequestContext, body: BookAppointment
   })
   return bookingTransaction(ctx, async (trx) => {
     await repo.lockSchedules(trx, [t.providerId, ...t.resourceIds])
+    await ensureBookable(trx, t)
     if (body.holdId) await consumeHold(trx, body.holdId, t, body.patientId)
     if (!overbook) await claimTime(trx, t)
     const row = await repo.insertAppointmentReserving(trx, {
@@ -280,6 +293,7 @@ export async function reschedule(ctx: RequestContext, id: string, body: Reschedu
   })
   return bookingTransaction(ctx, async (trx) => {
     await repo.lockSchedules(trx, [current.providerId, ...current.resourceIds, t.providerId, ...t.resourceIds])
+    await ensureBookable(trx, t)
     const row = await lockAppointment(ctx, trx, id, expectedVersion)
     if (row.status !== 'booked') throw illegal(row.status, 'rescheduled')
     if (!row.overbooked) await claimTime(trx, t, id)

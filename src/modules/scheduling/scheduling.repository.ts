@@ -1,6 +1,6 @@
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely'
 import type { AppointmentRow, AppointmentTable, Database } from '../../db/database.ts'
-import { scopeIds } from '../../db/query-helpers.ts'
+import { lockKeys, scopeIds } from '../../db/query-helpers.ts'
 import type {} from './scheduling.tables.ts'
 
 type Db = Kysely<Database>
@@ -100,10 +100,22 @@ export async function busySpans(db: Db, providerIds: string[], resourceIds: stri
  * inserts into the exclusion-constrained table deadlock now and then (40P01), each costing the
  * 1 s deadlock timeout. The exclusion constraints remain the guarantee.
  */
-export async function lockSchedules(trx: Trx, ids: string[]) {
-  for (const id of [...new Set(ids)].sort()) {
-    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${id}, 4004))`.execute(trx)
-  }
+export const SCHEDULE_LOCK = 4004
+export const lockSchedules = (trx: Trx, ids: string[]) => lockKeys(trx, ids, SCHEDULE_LOCK)
+
+/**
+ * After lockSchedules, whether what a booking names can still be booked: a retirement committed
+ * while the request was being validated outside the transaction shows here. Provider and resource
+ * retirements take the same schedule locks (so this statement, run after ours, sees theirs); an
+ * appointment type's retirement locks only the type's row, so the type is read FOR SHARE, which
+ * waits for a retirement in progress and then reads the row as it committed.
+ */
+export async function bookable(trx: Trx, b: { providerId: string; appointmentTypeId: string; resourceIds: string[] }) {
+  const { rows } = await sql<{ provider: boolean; type: boolean; resources: boolean }>`
+    SELECT coalesce((SELECT active FROM provider WHERE id = ${b.providerId}), false) AS provider,
+           coalesce((SELECT active FROM appointment_type WHERE id = ${b.appointmentTypeId} FOR SHARE), false) AS type,
+           (SELECT count(*) FROM resource WHERE id = ANY(${scopeIds(b.resourceIds)}::uuid[]) AND active) = ${b.resourceIds.length} AS resources`.execute(trx)
+  return rows[0]
 }
 
 /** Expired holds stop counting here: caller holds the advisory locks of these schedules. */

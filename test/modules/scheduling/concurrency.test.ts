@@ -1,4 +1,6 @@
 import t from 'tap'
+import { sql } from 'kysely'
+import pg from 'pg'
 import { bearer, buildTestApp } from '../../helpers/app.ts'
 import { usingPostgres } from '../../helpers/db.ts'
 import { createPatient } from '../../helpers/factories.ts'
@@ -51,4 +53,58 @@ t.test('50 concurrent bookings of overlapping time: exactly one wins, 49 get 409
 
   const rows = await db.kysely.selectFrom('reservation').select(['providerId']).where('providerId', '=', c.provider.id).execute()
   t.equal(rows.length, 3 + shifted.winners.length + 1, 'the table holds exactly the winners')
+})
+
+t.test('a provider or appointment type retired while a booking waits for its locks cannot be booked', {
+  skip: usingPostgres() ? false : 'needs a second connection holding locks (set TEST_DATABASE_URL)',
+}, async (t) => {
+  const ctx = await buildTestApp(t)
+  const { app, db } = ctx
+  const c = await clinic(db, 'UTC')
+  const scheduler = await ctx.token('scheduler', [c.facility.id])
+  const patient = await createPatient(db, c.facility.id)
+  const retirer = new pg.Client({ connectionString: ctx.dbUrl })
+  await retirer.connect()
+  t.teardown(() => retirer.end())
+  const book = (day: number) => app.inject({
+    method: 'POST', url: '/appointments', headers: bearer(scheduler),
+    payload: { facilityId: c.facility.id, patientId: patient.id, providerId: c.provider.id, appointmentTypeId: c.type.id, start: localAt('UTC', day, '10:00'), resourceIds: [c.room.id] },
+  })
+  // Resolves once some other session waits on a lock (the booking, blocked by the retirer).
+  const waiting = async () => {
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`.execute(db.kysely)
+      if (rows[0].n > 0) return
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    throw new Error('the booking never waited')
+  }
+  const appointments = () => db.kysely.selectFrom('appointment').select('id').where('providerId', '=', c.provider.id).execute()
+
+  await t.test('the provider: its retirement holds the schedule lock the booking waits for', async (t) => {
+    await retirer.query('BEGIN')
+    await retirer.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 4004))', [c.provider.id])
+    const pending = book(3)
+    await waiting()
+    await retirer.query('UPDATE provider SET active = false WHERE id = $1', [c.provider.id])
+    await retirer.query('COMMIT')
+    const res = await pending
+    t.equal(res.statusCode, 404, res.body)
+    t.equal(res.json().detail, 'Provider not found')
+    t.same(await appointments(), [], 'nothing booked')
+    await db.kysely.updateTable('provider').set({ active: true }).where('id', '=', c.provider.id).execute()
+  })
+
+  await t.test('the appointment type: its retirement holds the type row the booking reads FOR SHARE', async (t) => {
+    await retirer.query('BEGIN')
+    await retirer.query('SELECT id FROM appointment_type WHERE id = $1 FOR UPDATE', [c.type.id])
+    const pending = book(4)
+    await waiting()
+    await retirer.query('UPDATE appointment_type SET active = false WHERE id = $1', [c.type.id])
+    await retirer.query('COMMIT')
+    const res = await pending
+    t.equal(res.statusCode, 404, res.body)
+    t.equal(res.json().detail, 'Appointment type not found')
+    t.same(await appointments(), [], 'nothing booked')
+  })
 })
