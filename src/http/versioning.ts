@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { BadRequestError } from './errors.ts'
+import { BadRequestError, PreconditionFailedError } from './errors.ts'
 
 export const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(
@@ -17,6 +17,11 @@ export function ifMatchVersion(req: FastifyRequest): number | undefined {
   const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(header)
   if (!m) throw new BadRequestError('If-Match must be an ETag this API issued', [{ pointer: 'if-match', detail: 'malformed ETag' }])
   return Number(m[1])
+}
+
+/** Refuses a change made against a stale read: 412 when an If-Match version was given and the row has moved on. */
+export function checkVersion(current: number, expected: number | undefined) {
+  if (expected !== undefined && current !== expected) throw new PreconditionFailedError()
 }
 
 /** Sends a versioned resource with its ETag. */

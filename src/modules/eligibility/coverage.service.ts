@@ -4,6 +4,7 @@ import { facilityScope } from '../../http/auth.ts'
 import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
 import { toPage } from '../../http/pagination.ts'
+import { checkVersion } from '../../http/versioning.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import * as repo from './eligibility.repository.ts'
 import { toCoverage, toNetwork, toNetworkProvider, toParticipation, toPayer, toPlan } from './eligibility.mappers.ts'
@@ -12,10 +13,6 @@ import { guardPatientRead } from '../patients/patient-guard.ts'
 
 type Cursor = (string | number)[] | undefined
 const pgCode = (err: unknown) => (err as { code?: string; constraint?: string }).code
-
-function checkVersion(current: number, expected: number | undefined) {
-  if (expected !== undefined && current !== expected) throw new PreconditionFailedError()
-}
 
 // ---- access through the patient ---------------------------------------------------------
 

@@ -3,6 +3,7 @@ import { auditChange, auditRead, withTransaction, type RequestContext } from '..
 import { canActFor, facilityScope } from '../../http/auth.ts'
 import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
 import { toPage } from '../../http/pagination.ts'
+import { checkVersion } from '../../http/versioning.ts'
 import { isIanaTimeZone, isValidNpi } from '../../lib/identifiers.ts'
 import * as repo from './organization.repository.ts'
 import type { CreateFacilityBody, Facility, Organization, UpdateFacilityBody } from './organization.schemas.ts'
@@ -34,10 +35,6 @@ function checkFacilityFields(body: Partial<CreateFacilityBody>) {
   if (body.timeZone !== undefined && !isIanaTimeZone(body.timeZone)) errors.push({ pointer: '/timeZone', detail: 'not an IANA time zone' })
   if (body.npi && !isValidNpi(body.npi)) errors.push({ pointer: '/npi', detail: 'NPI check digit is wrong' })
   if (errors.length) throw new BadRequestError('The facility is not valid', errors)
-}
-
-const checkVersion = (current: number, expected: number | undefined) => {
-  if (expected !== undefined && current !== expected) throw new PreconditionFailedError()
 }
 
 export function createOrganization(ctx: RequestContext, name: string): Promise<Organization> {

@@ -2,9 +2,10 @@ import type { Transaction } from 'kysely'
 import type { Database, NewPatient, PatientUpdate } from '../../db/database.ts'
 import { canActFor, facilityScope, type Principal } from '../../http/auth.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../http/errors.ts'
 import { ROLES, type Permission } from '../../http/permissions.ts'
 import { encodeCursor } from '../../http/pagination.ts'
+import { checkVersion } from '../../http/versioning.ts'
 import { luhnValid } from '../../lib/identifiers.ts'
 import type { PhiCrypto } from './phi-crypto.ts'
 import * as repo from './patient.repository.ts'
@@ -307,7 +308,7 @@ export function updatePatient(
     const scope = facilityScope(ctx.principal)
     const locked = await repo.lockPatient(trx, id, scope)
     if (!locked) throw new NotFoundError('Patient')
-    if (expectedVersion !== undefined && locked.version !== expectedVersion) throw new PreconditionFailedError()
+    checkVersion(locked.version, expectedVersion)
     if (!locked.active) throw new ConflictError('patient-merged', 'This patient was merged into another record; change the surviving record')
     const { access, audit } = await restrictedAccess(ctx, trx, [locked])
     if (access.get(id) === 'restricted') throw restrictedRecord()

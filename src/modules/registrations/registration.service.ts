@@ -2,7 +2,8 @@ import type { Transaction, Updateable } from 'kysely'
 import type { Database, PaymentRow, RegistrationRow, RegistrationTable } from '../../db/database.ts'
 import { canActFor, facilityScope } from '../../http/auth.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError, UnprocessableError } from '../../http/errors.ts'
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnprocessableError } from '../../http/errors.ts'
+import { checkVersion } from '../../http/versioning.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import * as patientRepo from '../patients/patient.repository.ts'
 import { insertPatientChecked } from '../patients/patient.service.ts'
@@ -231,7 +232,7 @@ function transition(row: RegistrationRow, to: Status, at: Date, reason?: string)
 async function lockVisible(trx: Transaction<Database>, ctx: RequestContext, id: string, expectedVersion?: number) {
   const row = await repo.lockRegistration(trx, id, facilityScope(ctx.principal))
   if (!row) throw new NotFoundError('Registration')
-  if (expectedVersion !== undefined && row.version !== expectedVersion) throw new PreconditionFailedError()
+  checkVersion(row.version, expectedVersion)
   return row
 }
 

@@ -1,6 +1,7 @@
 import { canActFor, facilityScope } from '../../http/auth.ts'
 import { withTransaction, type RequestContext } from '../../http/context.ts'
-import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError, UnprocessableError } from '../../http/errors.ts'
+import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../http/errors.ts'
+import { checkVersion } from '../../http/versioning.ts'
 import { checkAuthorizationForRequest } from './roi-authorization.service.ts'
 import {
   addDays,
@@ -115,7 +116,7 @@ export async function listHistory(ctx: RequestContext, id: string): Promise<Stat
 export function transition(ctx: RequestContext, id: string, expectedVersion: number | undefined, to: RoiStatus, reason: string): Promise<RoiRequest> {
   return withTransaction(ctx, async (trx) => {
     const row = await lockRequest(trx, ctx, id)
-    if (expectedVersion !== undefined && row.version !== expectedVersion) throw new PreconditionFailedError()
+    checkVersion(row.version, expectedVersion)
     // HIPAA 164.508: work on an authorization request starts only with a valid authorization.
     if ((to === 'in_progress' || to === 'ready_for_release') && row.legalBasis === 'authorization') {
       const facility = (await repo.findFacility(trx, row.facilityId))!

@@ -3,7 +3,8 @@ import type { AppointmentRow, AppointmentStatus, AppointmentTypeRow, Database, R
 import { after, scopeIds } from '../../db/query-helpers.ts'
 import { facilityScope } from '../../http/auth.ts'
 import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../http/errors.ts'
+import { checkVersion } from '../../http/versioning.ts'
 import { toPage } from '../../http/pagination.ts'
 import { formatInZone, localDate } from './availability.ts'
 import { checkReferral, countReferralVisit, returnReferralVisit } from './referral.service.ts'
@@ -252,7 +253,7 @@ async function lockAppointment(ctx: RequestContext, trx: Trx, id: string, expect
   const row = await trx.selectFrom('appointment').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
   const scope = facilityScope(ctx.principal)
   if (!row || (scope && !scope.includes(row.facilityId))) throw new NotFoundError('Appointment')
-  if (expectedVersion !== undefined && expectedVersion !== row.version) throw new PreconditionFailedError()
+  checkVersion(row.version, expectedVersion)
   return row
 }
 

@@ -3,8 +3,9 @@ import type { AppointmentTypeRow, AvailabilityExceptionRow, AvailabilityRuleRow,
 import { after, scopeIds } from '../../db/query-helpers.ts'
 import { facilityScope } from '../../http/auth.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../http/errors.ts'
 import { toPage } from '../../http/pagination.ts'
+import { checkVersion } from '../../http/versioning.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import { findPlanById, networkProvidersQuery } from '../eligibility/eligibility.repository.ts'
 import { formatInZone, isoDate, localDate } from './availability.ts'
@@ -57,14 +58,39 @@ export async function scopedProvider(ctx: RequestContext, providerId: string) {
   return row
 }
 
-const checkVersion = (current: number, expected: number | undefined) => {
-  if (expected !== undefined && expected !== current) throw new PreconditionFailedError()
-}
-
 const inUse = (what: string) => new ConflictError('in-use', `The ${what} has future appointments or surgical cases; move or cancel them first`)
 
 /** What a DELETE did: removed the row, or kept it retired (active=false) because records name it. */
 export type Removal<T> = { outcome: 'deleted' } | { outcome: 'retired'; resource: T }
+
+/** The tables a DELETE may retire rather than remove, by the resource type their audit events name. */
+const removable = { specialty: 'specialty', provider: 'provider', resource: 'resource', 'appointment-type': 'appointmentType' } as const
+type Removable = keyof typeof removable
+type RemovableRow<K extends Removable> = Selectable<Database[(typeof removable)[K]]>
+
+/**
+ * The end of every reference-data DELETE, once the row is locked and checked: remove it, or retire
+ * it when a foreign key refuses (or `named` says records without a foreign key name it), audit
+ * `<type>.delete` or `<type>.retire`, and answer with the retired row.
+ */
+async function removeOrRetire<K extends Removable, T>(
+  trx: Trx, ctx: RequestContext, resourceType: K, id: string, opts: { facilityId?: string; named?: boolean },
+  show: (row: RemovableRow<K>) => T | Promise<T>,
+): Promise<Removal<T>> {
+  const table: (typeof removable)[Removable] = removable[resourceType]
+  // Of these tables only provider has updatedAt.
+  const retire = () => table === 'provider'
+    ? trx.updateTable('provider').set((eb) => ({ active: false, version: eb('version', '+', 1), updatedAt: sql<Date>`now()` })).where('id', '=', id).execute()
+    : trx.updateTable(table).set((eb) => ({ active: false, version: eb('version', '+', 1) })).where('id', '=', id).execute()
+  const outcome = opts.named ? (await retire(), 'retired' as const) : await repo.deleteOrRetire(trx, () => trx.deleteFrom(table).where('id', '=', id).execute(), retire)
+  await auditChange(trx, ctx, {
+    action: outcome === 'deleted' ? 'delete' : 'update', verb: `${resourceType}.${outcome === 'deleted' ? 'delete' : 'retire'}`, resourceType, resourceId: id, facilityId: opts.facilityId,
+  })
+  if (outcome === 'deleted') return { outcome }
+  // Kysely types a row of the widened table as the union of all four; `table` is removable[K], so it is K's row.
+  const row = await trx.selectFrom(table).selectAll().where('id', '=', id).executeTakeFirstOrThrow() as RemovableRow<K>
+  return { outcome, resource: await show(row) }
+}
 
 // ---- specialties ----------------------------------------------------------------------------
 
@@ -115,12 +141,7 @@ export function updateSpecialty(ctx: RequestContext, id: string, expected: numbe
 export function deleteSpecialty(ctx: RequestContext, id: string, expected: number | undefined): Promise<Removal<ReturnType<typeof toSpecialty>>> {
   return withTransaction(ctx, async (trx) => {
     await lockSpecialty(trx, id, expected)
-    const outcome = await repo.deleteOrRetire(trx,
-      () => trx.deleteFrom('specialty').where('id', '=', id).execute(),
-      () => trx.updateTable('specialty').set((eb) => ({ active: false, version: eb('version', '+', 1) })).where('id', '=', id).execute())
-    await auditChange(trx, ctx, { action: outcome === 'deleted' ? 'delete' : 'update', verb: `specialty.${outcome === 'deleted' ? 'delete' : 'retire'}`, resourceType: 'specialty', resourceId: id })
-    if (outcome === 'deleted') return { outcome }
-    return { outcome, resource: toSpecialty(await trx.selectFrom('specialty').selectAll().where('id', '=', id).executeTakeFirstOrThrow()) }
+    return removeOrRetire(trx, ctx, 'specialty', id, {}, toSpecialty)
   })
 }
 
@@ -295,13 +316,7 @@ export async function deleteProvider(ctx: RequestContext, id: string, expected: 
     await checkWholeProviderInScope(ctx, trx, id)
     await repo.lockSchedules(trx, [id])
     if (await repo.hasFutureBookings(trx, { providerId: id })) throw inUse('provider')
-    const outcome = await repo.deleteOrRetire(trx,
-      () => trx.deleteFrom('provider').where('id', '=', id).execute(),
-      () => trx.updateTable('provider').set((eb) => ({ active: false, version: eb('version', '+', 1), updatedAt: sql<Date>`now()` })).where('id', '=', id).execute())
-    await auditChange(trx, ctx, { action: outcome === 'deleted' ? 'delete' : 'update', verb: `provider.${outcome === 'deleted' ? 'delete' : 'retire'}`, resourceType: 'provider', resourceId: id })
-    if (outcome === 'deleted') return { outcome }
-    const row = await trx.selectFrom('provider').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
-    return { outcome, resource: toProvider(row, (await providerLinks(trx, [id]))(id)) }
+    return removeOrRetire(trx, ctx, 'provider', id, {}, async (row) => toProvider(row, (await providerLinks(trx, [id]))(id)))
   })
 }
 
@@ -377,11 +392,7 @@ export async function deleteResource(ctx: RequestContext, facilityId: string, id
     if (await repo.hasFutureBookings(trx, { resourceId: id })) throw inUse('resource')
     // appointment.resource_ids is an array without a foreign key: past appointments that name the room keep it, retired.
     const named = await trx.selectFrom('appointment').select('id').where(sql<boolean>`resource_ids @> ARRAY[${id}]::uuid[]`).limit(1).executeTakeFirst()
-    const retire = () => trx.updateTable('resource').set((eb) => ({ active: false, version: eb('version', '+', 1) })).where('id', '=', id).execute()
-    const outcome = named ? (await retire(), 'retired' as const) : await repo.deleteOrRetire(trx, () => trx.deleteFrom('resource').where('id', '=', id).execute(), retire)
-    await auditChange(trx, ctx, { action: outcome === 'deleted' ? 'delete' : 'update', verb: `resource.${outcome === 'deleted' ? 'delete' : 'retire'}`, resourceType: 'resource', resourceId: id, facilityId })
-    if (outcome === 'deleted') return { outcome }
-    return { outcome, resource: toResource(await trx.selectFrom('resource').selectAll().where('id', '=', id).executeTakeFirstOrThrow()) }
+    return removeOrRetire(trx, ctx, 'resource', id, { facilityId, named: named !== undefined }, toResource)
   })
 }
 
@@ -468,14 +479,7 @@ export async function deleteAppointmentType(ctx: RequestContext, id: string, exp
   return withTransaction(ctx, async (trx) => {
     await lockAppointmentType(trx, id, expected)
     if (await repo.typeHasFutureAppointments(trx, id)) throw inUse('appointment type')
-    const outcome = await repo.deleteOrRetire(trx,
-      () => trx.deleteFrom('appointmentType').where('id', '=', id).execute(),
-      () => trx.updateTable('appointmentType').set((eb) => ({ active: false, version: eb('version', '+', 1) })).where('id', '=', id).execute())
-    await auditChange(trx, ctx, {
-      action: outcome === 'deleted' ? 'delete' : 'update', verb: `appointment-type.${outcome === 'deleted' ? 'delete' : 'retire'}`, resourceType: 'appointment-type', resourceId: id,
-    })
-    if (outcome === 'deleted') return { outcome }
-    return { outcome, resource: toAppointmentType(await trx.selectFrom('appointmentType').selectAll().where('id', '=', id).executeTakeFirstOrThrow()) }
+    return removeOrRetire(trx, ctx, 'appointment-type', id, {}, toAppointmentType)
   })
 }
 

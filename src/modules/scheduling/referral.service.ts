@@ -3,7 +3,8 @@ import type { AppointmentTypeRow, Database, ReferralRow } from '../../db/databas
 import { scopeIds } from '../../db/query-helpers.ts'
 import { facilityScope } from '../../http/auth.ts'
 import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
-import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError } from '../../http/errors.ts'
+import { BadRequestError, ConflictError, NotFoundError } from '../../http/errors.ts'
+import { checkVersion } from '../../http/versioning.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import { guardedPage, guardPatientRead } from '../patients/patient-guard.ts'
 import { isoDate } from './availability.ts'
@@ -74,7 +75,7 @@ export async function updateReferral(ctx: RequestContext, id: string, expected: 
     const row = await trx.selectFrom('referral').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
     const scope = facilityScope(ctx.principal)
     if (!row || (scope && !scope.includes(row.facilityId))) throw new NotFoundError('Referral')
-    if (expected !== undefined && expected !== row.version) throw new PreconditionFailedError()
+    checkVersion(row.version, expected)
     if (body.validTo !== undefined && body.validTo < isoDate(row.validFrom)) {
       throw new BadRequestError('The referral is not valid', [{ pointer: '/validTo', detail: 'must not be before validFrom' }])
     }
