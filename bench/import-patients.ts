@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { sql } from 'kysely'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import pino from 'pino'
@@ -26,7 +27,9 @@ import { ensureDatabase } from './lib/database.ts'
  * 2. Forks the app as it ships (bench/server.ts) and streams N generated NDJSON rows to
  *    PUT /imports/{id}/file over HTTP; the rows never exist as a file. Duplicate detection is on.
  * 3. COPYs the same N patients (new MRNs) into `patient` through pg-copy-streams.
- * Reports rows/s of both, their ratio, and the server's peak RSS (VmHWM) sampled during the import.
+ * Reports rows/s of both, their ratio, the server's peak RSS (VmHWM) sampled during the import, and
+ * the CPU seconds the import took in the server and in Postgres (its backends: the import's and the
+ * audit sealer's). BENCH_CPU_PROFILE_DIR=<dir> has the server write a V8 CPU profile there.
  */
 const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000)
 const url = process.env.BENCH_IMPORT_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/pa_bench_import'
@@ -63,6 +66,15 @@ function rows(format: (i: number) => string) {
 const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
 const rssNow = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`
+/** CPU seconds (user + system) a process has used, from /proc in clock ticks of 10 ms; 0 once it is gone. */
+function cpuSeconds(pid: number) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100
+  } catch {
+    return 0
+  }
+}
 
 await ensureDatabase(url, true)
 const dataDir = mkdtempSync(join(tmpdir(), 'pa-import-bench-'))
@@ -72,17 +84,21 @@ await migrateToLatest(db.kysely)
 const org = await db.kysely.insertInto('organization').values({ name: 'Bench import org' }).returningAll().executeTakeFirstOrThrow()
 const facility = await db.kysely.insertInto('facility').values({ organizationId: org.id, name: 'Bench import facility', kind: 'hospital', timeZone: 'America/New_York' })
   .returningAll().executeTakeFirstOrThrow()
+/** The Postgres backends serving the bench database, other than the one asking. */
+const backends = async () => (await sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`.execute(db.kysely)).rows.map((r) => r.pid)
 const token = await mintTrialToken(dataDir, { sub: 'bench-import', roles: ['integrator'], facilities: [facility.id], audience: config.AUTH_AUDIENCE, expiresIn: '12h' })
 
 const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url, DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }
 delete env.AUTH_ISSUER
 delete env.AUTH_JWKS_URL
-const server = await startAppServer('on', env)
+const server = await startAppServer('on', env, process.env.BENCH_CPU_PROFILE_DIR)
 const auth = { authorization: `Bearer ${token}` }
 let result: { status: number; body: string }
 let importSeconds: number
 let rssSamples: number[] = []
 let serverPeak = 0
+let serverCpu = 0
+let postgresCpu = 0
 try {
   const created = await fetch(`${server.baseUrl}/imports`, {
     method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
@@ -91,6 +107,7 @@ try {
   const job = (await created.json()) as { id: string }
   console.log(`importing ${ROWS.toLocaleString('en-US')} patients through the API (import ${job.id}, batches of ${config.IMPORT_BATCH_ROWS})...`)
   const sampler = setInterval(() => rssSamples.push(rssNow(server.pid)), 1000)
+  const cpuBefore = new Map([server.pid, ...(await backends())].map((pid) => [pid, cpuSeconds(pid)]))
   const started = performance.now()
   result = await new Promise((resolve, reject) => {
     const req = request(`${server.baseUrl}/imports/${job.id}/file`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/x-ndjson' } }, (res) => {
@@ -104,6 +121,9 @@ try {
   importSeconds = (performance.now() - started) / 1000
   clearInterval(sampler)
   rssSamples = [...rssSamples, rssNow(server.pid)]
+  serverCpu = cpuSeconds(server.pid) - cpuBefore.get(server.pid)!
+  // The pool's connections (the import's, the audit sealer's) outlive the import: all are listed now.
+  for (const pid of await backends()) postgresCpu += cpuSeconds(pid) - (cpuBefore.get(pid) ?? 0)
   serverPeak = peakRss(server.pid)
 } finally {
   await server.stop()
@@ -142,6 +162,8 @@ console.log(JSON.stringify({
     seconds: Number(importSeconds.toFixed(1)), rowsPerSecond: Math.round(importRate), status: summary.status,
     created: summary.created, rejected: summary.rejected, duplicates: summary.duplicates,
     serverPeakRss: mb(serverPeak), serverRssSamples: [rssSamples[0], rssSamples[Math.floor(rssSamples.length / 2)], rssSamples[rssSamples.length - 1]].map((b) => mb(b ?? 0)),
+    // On a shared machine wall time moves with the neighbours' load; CPU time much less.
+    serverCpuSeconds: Number(serverCpu.toFixed(1)), postgresCpuSeconds: Number(postgresCpu.toFixed(1)),
   },
   copy: { seconds: Number(copySeconds.toFixed(1)), rowsPerSecond: Math.round(copyRate) },
   importVsCopy: Number((importRate / copyRate).toFixed(3)),

@@ -10,7 +10,7 @@ import { MERGED_MRN_SYSTEM, mrnFor, scoreCandidates } from '../patients/patient.
 import type { PhiCrypto } from '../patients/phi-crypto.ts'
 import type { BatchContext, FieldProblem, ImportKindHandler, RowOutcome } from './import-kind.ts'
 import { rowProblem } from './import-parse.ts'
-import { canonical, recordset } from './import-sql.ts'
+import { canonical, lockKeys, recordset } from './import-sql.ts'
 import { restrictedAccess, restrictedRecord } from '../patients/patient-guard.ts'
 import { demographicFields } from '../patients/patient.service.ts'
 
@@ -42,11 +42,8 @@ const DEMOGRAPHICS = [
 type Column = (typeof DEMOGRAPHICS)[number][0]
 type Columns = Partial<Record<Column, unknown>>
 
-const DEFAULTS: Columns = {
-  prefix: null, suffix: null, preferredName: null, administrativeSex: null, genderIdentity: null, language: null, maritalStatus: null,
-  address: null, phones: [], phoneNumbers: [], email: null, emergencyContacts: [], guarantor: null, preferredContact: null,
-  smsReminderConsent: false, emailReminderConsent: false, ssnCipher: null, ssnHmac: null, ssnLast4: null, restriction: null,
-}
+/** What a new patient's row holds where it leaves a column out: these, or null. */
+const DEFAULTS: Columns = { phones: [], phoneNumbers: [], emergencyContacts: [], smsReminderConsent: false, emailReminderConsent: false }
 
 const identifierKey = (i: { system: string; value: string }) => `${i.system}|${i.value}`
 const ssnDigits = (ssn: string) => ssn.replace(/-/g, '')
@@ -88,20 +85,24 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
       const org = job.organizationId
       const outcomes: (RowOutcome | undefined)[] = rows.map(() => undefined)
 
-      // 1. Natural keys -> existing patients, in two statements for the whole batch.
+      // 1. Natural keys -> existing patients, in two statements for the whole batch. Each key is
+      // unique, so LIMIT 1 changes no answer; it keeps each lookup a probe of the unique index. A
+      // plain join let the planner, whose statistics lag a growing (or new) organisation, hash
+      // all of the organisation's keys for every batch: quadratic over a long import.
       const idents = rows.flatMap((r) => r.value.identifiers ?? [])
       const byIdentifier = new Map<string, string>()
       if (idents.length > 0) {
         const { rows: hits } = await sql<{ system: string; value: string; patientId: string }>`
-          SELECT pi.system, pi.value, pi.patient_id FROM ${recordset(idents, [['system', 'system', 'text'], ['value', 'value', 'text']])}
-          JOIN patient_identifier pi ON pi.organization_id = ${org} AND pi.system = v.system AND pi.value = v.value`.execute(trx)
+          SELECT v.system, v.value, pi.patient_id FROM ${recordset(idents, [['system', 'system', 'text'], ['value', 'value', 'text']])}
+          CROSS JOIN LATERAL (SELECT pi.patient_id FROM patient_identifier pi WHERE pi.organization_id = ${org} AND pi.system = v.system AND pi.value = v.value LIMIT 1) pi`.execute(trx)
         for (const h of hits) byIdentifier.set(identifierKey(h), h.patientId)
       }
       const mrns = rows.flatMap((r) => (r.value.mrn ? [{ mrn: r.value.mrn }] : []))
       const byMrn = new Map<string, string>()
       if (mrns.length > 0) {
         const { rows: hits } = await sql<{ id: string; mrn: string }>`
-          SELECT p.id, p.mrn FROM ${recordset(mrns, [['mrn', 'mrn', 'text']])} JOIN patient p ON p.organization_id = ${org} AND p.mrn = v.mrn`.execute(trx)
+          SELECT p.id, v.mrn FROM ${recordset(mrns, [['mrn', 'mrn', 'text']])}
+          CROSS JOIN LATERAL (SELECT p.id FROM patient p WHERE p.organization_id = ${org} AND p.mrn = v.mrn LIMIT 1) p`.execute(trx)
         for (const h of hits) byMrn.set(h.mrn, h.id)
       }
       const matchOf = rows.map(({ value }, i) => {
@@ -182,24 +183,20 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
       // 4. New patients: duplicate check against the organisation and earlier rows of this batch.
       const fresh = rows.map((_, i) => i).filter((i) => !outcomes[i])
       const creates: { id: string; columns: Columns; identifiers: { system: string; value: string }[] }[] = []
-      const probes = fresh.length > 0 ? await probeKeys(trx, fresh.map((i) => rows[i].value)) : []
-      const probeAt = (n: number) => probeOf(rows[fresh[n]].value, probes[n], phi)
-      const checked = job.allowDuplicates ? [] : fresh
-      if (checked.length > 0) {
-        const lockKeys = [...new Set(checked.map((i) => `dup:${org}:${probes[fresh.indexOf(i)].familyDm ?? ''}:${rows[i].value.birthDate}`))].sort()
-        // The same advisory keys as single registrations, so the two never race each other.
-        await sql`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM jsonb_array_elements_text(${JSON.stringify(lockKeys)}::jsonb) AS k`.execute(trx)
-      }
-      const dbCandidates = await findCandidates(trx, org, checked.map((i, n) => ({ ord: i, ...probeAt(n) })))
+      const checking = !job.allowDuplicates && fresh.length > 0
+      const keys = checking ? await probeKeys(trx, fresh.map((i) => rows[i].value)) : []
+      const probes = keys.map((k, n) => probeOf(rows[fresh[n]].value, k, phi))
+      // The same advisory keys as single registrations, so the two never race each other.
+      await lockKeys(trx, probes.map((p) => `${org}:${p.keys.familyDm ?? ''}:${p.birthDate}`), 0)
+      const dbCandidates = await findCandidates(trx, org, probes)
       const batchIndex = new Map<string, Candidate[]>()
       for (const [n, i] of fresh.entries()) {
         const value = rows[i].value
-        const probe = probeAt(n)
         let scored: ReturnType<typeof scoreCandidates> = []
-        if (!job.allowDuplicates) {
+        if (checking) {
           const peers = new Map<string, Candidate>()
-          for (const b of buckets(probe)) for (const c of batchIndex.get(b) ?? []) peers.set(c.id, c)
-          scored = scoreCandidates([...(dbCandidates.get(i) ?? []), ...peers.values()], probe)
+          for (const b of buckets(probes[n])) for (const c of batchIndex.get(b) ?? []) peers.set(c.id, c)
+          scored = scoreCandidates([...dbCandidates[n], ...peers.values()], probes[n])
         }
         if (scored.length > 0 && !value.duplicateOverride) {
           outcomes[i] = {
@@ -210,11 +207,18 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
         }
         const id = randomUUID()
         creates.push({ id, columns: withCipher(columnsOf(value), value), identifiers: value.identifiers ?? [] })
-        const self: Candidate = {
-          id, familyKey: probe.keys.familyKey, givenKey: probe.keys.givenKey, familyDm: probe.keys.familyDm, givenDm: probe.keys.givenDm,
-          phoneNumbers: probe.phones, email: probe.email, ssnHmac: probe.ssnHmac, address: probe.address as Candidate["address"], birthDate: probe.birthDate,
+        if (checking) {
+          const p = probes[n]
+          const self: Candidate = {
+            id, familyKey: p.keys.familyKey, givenKey: p.keys.givenKey, familyDm: p.keys.familyDm, givenDm: p.keys.givenDm,
+            phoneNumbers: p.phones, email: p.email, ssnHmac: p.ssnHmac, address: p.address as Candidate['address'], birthDate: p.birthDate,
+          }
+          for (const b of buckets(p)) {
+            const bucket = batchIndex.get(b)
+            if (bucket) bucket.push(self)
+            else batchIndex.set(b, [self])
+          }
         }
-        for (const b of buckets(probe)) batchIndex.set(b, [...(batchIndex.get(b) ?? []), self])
         outcomes[i] = { outcome: 'created', recordId: job.dryRun ? null : id }
         if (!job.dryRun) {
           record(i, 'create', id, value.duplicateOverride && scored.length > 0
@@ -256,46 +260,99 @@ function buckets(p: Probe): string[] {
 /** Name search keys of many rows in one statement, by the SQL functions behind the stored keys. */
 async function probeKeys(trx: Transaction<Database>, values: PatientRow[]): Promise<NameKeys[]> {
   const input = values.map((v, ord) => ({ ord, family: v.familyName, given: v.givenNames.trim().split(/\s+/)[0] }))
+  // MATERIALIZED: each name is normalised once, not once per code computed from it.
   const { rows } = await sql<NameKeys & { ord: number }>`
-    SELECT v.ord, k.f AS family_key, dmetaphone(k.f) AS family_dm, dmetaphone_alt(k.f) AS family_dm_alt, k.g AS given_key, dmetaphone(k.g) AS given_dm
-    FROM ${recordset(input, [['ord', 'ord', 'int'], ['family', 'family', 'text'], ['given', 'given', 'text']])}
-    CROSS JOIN LATERAL (SELECT patient_name_key(v.family) AS f, patient_name_key(v.given) AS g) k
-    ORDER BY v.ord`.execute(trx)
-  return rows.map(({ ord: _ord, ...keys }) => keys)
-}
-
-/**
- * Possible duplicates of every row of the batch in one statement: the patients module's candidate
- * criteria, one index-bounded branch each (an OR of them inside a lateral join defeats the indexes
- * and scans the organisation per row), each capped at 20. A shared phone alone is not searched:
- * under scoreCandidates' weights a candidate sharing neither a name code, nor email, nor SSN scores
- * at most 0.55 (birth date, phone, address), below DUPLICATE_THRESHOLD; and the GIN index's pending
- * list, long during a bulk load, made that lookup the slowest of all.
- */
-async function findCandidates(trx: Transaction<Database>, org: string, probes: (Probe & { ord: number })[]): Promise<Map<number, Candidate[]>> {
-  const out = new Map<number, Candidate[]>()
-  if (probes.length === 0) return out
-  const input = probes.map((p) => ({ ord: p.ord, familyDm: p.keys.familyDm, givenDm: p.keys.givenDm, birthDate: p.birthDate, email: p.email, ssnHmac: p.ssnHmac }))
-  const branch = (where: RawBuilder<unknown>) => sql`(
-    SELECT p.id, p.family_key, p.given_key, p.family_dm, p.given_dm, p.phone_numbers, p.email, p.ssn_hmac, p.address, p.birth_date::text AS birth_date
-    FROM patient p WHERE p.organization_id = ${org} AND p.active AND ${where} LIMIT 20)`
-  const { rows } = await sql<Candidate & { ord: number }>`
-    SELECT v.ord, c.* FROM ${recordset(input, [
-      ['ord', 'ord', 'int'], ['familyDm', 'family_dm', 'text'], ['givenDm', 'given_dm', 'text'], ['birthDate', 'birth_date', 'date'],
-      ['email', 'email', 'text'], ['ssnHmac', 'ssn_hmac', 'text'],
-    ])}
-    CROSS JOIN LATERAL (
-      ${branch(sql`p.family_dm = v.family_dm AND p.given_dm = v.given_dm`)}
-      UNION ${branch(sql`p.birth_date = v.birth_date AND p.family_dm = v.family_dm`)}
-      UNION ${branch(sql`p.birth_date = v.birth_date AND p.given_dm = v.given_dm`)}
-      UNION ${branch(sql`p.email IS NOT NULL AND lower(p.email) = lower(v.email)`)}
-      UNION ${branch(sql`p.ssn_hmac IS NOT NULL AND p.ssn_hmac = v.ssn_hmac`)}
-    ) c`.execute(trx)
-  for (const { ord, ...c } of rows) out.set(ord, [...(out.get(ord) ?? []), c])
+    WITH k AS MATERIALIZED (
+      SELECT v.ord, patient_name_key(v.family) AS f, patient_name_key(v.given) AS g
+      FROM ${recordset(input, [['ord', 'ord', 'int'], ['family', 'family', 'text'], ['given', 'given', 'text']])}
+    )
+    SELECT ord, f AS family_key, dmetaphone(f) AS family_dm, dmetaphone_alt(f) AS family_dm_alt, g AS given_key, dmetaphone(g) AS given_dm FROM k`.execute(trx)
+  const out: NameKeys[] = []
+  for (const { ord, ...keys } of rows) out[ord] = keys
   return out
 }
 
-const PATIENT_INSERT_COLUMNS = [['id', 'id', 'uuid'], ['organizationId', 'organization_id', 'uuid'], ['facilityId', 'facility_id', 'uuid'], ['mrn', 'mrn', 'text'], ...DEMOGRAPHICS] as const
+/**
+ * The patients module's candidate criteria, each a lookup on its own index: an OR of them
+ * inside one lateral join defeats the indexes and scans the organisation per row. The key of a
+ * row under a criterion, or undefined when the criterion cannot match it (a null never equals).
+ * A shared phone alone is not searched: under scoreCandidates' weights a candidate sharing
+ * neither a name code, nor email, nor SSN scores at most 0.55 (birth date, phone, address),
+ * below DUPLICATE_THRESHOLD; and the GIN index's pending list, long during a bulk load, made that
+ * lookup the slowest of all.
+ */
+const CRITERIA: { key: (p: Probe) => [string, string | null] | undefined; where: RawBuilder<unknown> }[] = [
+  { key: (p) => (p.keys.familyDm && p.keys.givenDm ? [p.keys.familyDm, p.keys.givenDm] : undefined), where: sql`p.family_dm = v.a AND p.given_dm = v.b` },
+  { key: (p) => (p.keys.familyDm ? [p.birthDate, p.keys.familyDm] : undefined), where: sql`p.birth_date = v.a::date AND p.family_dm = v.b` },
+  { key: (p) => (p.keys.givenDm ? [p.birthDate, p.keys.givenDm] : undefined), where: sql`p.birth_date = v.a::date AND p.given_dm = v.b` },
+  { key: (p) => (p.email ? [p.email, null] : undefined), where: sql`p.email IS NOT NULL AND lower(p.email) = lower(v.a)` },
+  { key: (p) => (p.ssnHmac ? [p.ssnHmac, null] : undefined), where: sql`p.ssn_hmac IS NOT NULL AND p.ssn_hmac = v.a` },
+]
+
+/**
+ * Possible duplicates of every probe, in one statement: up to 20 patients per criterion, each
+ * distinct key looked up once however many rows of the batch share it.
+ */
+async function findCandidates(trx: Transaction<Database>, org: string, probes: Probe[]): Promise<Candidate[][]> {
+  if (probes.length === 0) return []
+  const lookups: { n: number; c: number; a: string; b: string | null }[] = []
+  const lookupOf = new Map<string, number>()
+  const probeLookups = probes.map((p) => {
+    const ns: number[] = []
+    CRITERIA.forEach(({ key }, c) => {
+      const k = key(p)
+      if (!k) return
+      const name = `${c}\u0000${k[0]}\u0000${k[1] ?? ''}`
+      let n = lookupOf.get(name)
+      if (n === undefined) {
+        n = lookups.length
+        lookups.push({ n, c, a: k[0], b: k[1] })
+        lookupOf.set(name, n)
+      }
+      ns.push(n)
+    })
+    return ns
+  })
+  // The organisation is a filter only (IS NOT DISTINCT FROM is not indexable): as an index
+  // condition, which the planner picks while its statistics have not seen the organisation grow,
+  // every lookup would read all of the organisation's patients. `v.c = n` is decided once per
+  // lookup, so each runs only its own criterion's branch.
+  const branches = CRITERIA.map(({ where }, c) => sql`(
+    SELECT p.id FROM patient p WHERE v.c = ${sql.lit(c)} AND p.organization_id IS NOT DISTINCT FROM ${org}::uuid AND p.active AND ${where} LIMIT 20)`)
+  // Answered as one JSON text of columns, each candidate's once: as thousands of result rows they
+  // cost the driver more than the lookups cost Postgres.
+  const { rows } = await sql<{ found: string }>`
+    WITH m AS (
+      SELECT v.n, c.id FROM ${recordset(lookups, [['n', 'n', 'int'], ['c', 'c', 'int'], ['a', 'a', 'text'], ['b', 'b', 'text']])}
+      CROSS JOIN LATERAL (${sql.join(branches, sql` UNION ALL `)}) c
+    )
+    SELECT json_build_array(
+      (SELECT json_build_array(array_agg(m.n), array_agg(m.id)) FROM m),
+      (SELECT json_build_array(array_agg(p.id), array_agg(p.family_key), array_agg(p.given_key), array_agg(p.family_dm), array_agg(p.given_dm),
+         array_agg(to_json(p.phone_numbers)), array_agg(p.email), array_agg(p.ssn_hmac), array_agg(p.address), array_agg(p.birth_date::text))
+       FROM patient p WHERE p.id IN (SELECT id FROM m))
+    )::text AS found`.execute(trx)
+  type Col<T> = T[] | null
+  const [[ns, ids], [id, familyKey, givenKey, familyDm, givenDm, phones, email, ssnHmac, address, birthDate]] = JSON.parse(rows[0].found) as [
+    [Col<number>, Col<string>],
+    [Col<string>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string[]>, Col<string | null>, Col<string | null>, Col<unknown>, Col<string>],
+  ]
+  const byId = new Map<string, Candidate>()
+  id?.forEach((cid, i) => byId.set(cid, {
+    id: cid, familyKey: familyKey![i], givenKey: givenKey![i], familyDm: familyDm![i], givenDm: givenDm![i],
+    phoneNumbers: phones![i], email: email![i], ssnHmac: ssnHmac![i], address: address![i] as Candidate['address'], birthDate: birthDate![i],
+  }))
+  const found: Candidate[][] = lookups.map(() => [])
+  ns?.forEach((n, i) => found[n].push(byId.get(ids![i])!))
+  return probeLookups.map((ls) => {
+    // One patient can answer several criteria of the row: each candidate once.
+    const mine = new Set<Candidate>()
+    for (const n of ls) for (const c of found[n]) mine.add(c)
+    return [...mine]
+  })
+}
+
+const PATIENT_INSERT_COLUMNS = [['id', 'id', 'uuid'], ['mrn', 'mrn', 'text'], ...DEMOGRAPHICS] as const
 
 /** The batch's writes: a handful of multi-row statements, whatever the number of rows. */
 async function write(
@@ -307,24 +364,35 @@ async function write(
 ) {
   if (creates.length > 0) {
     const { rows: seq } = await sql<{ n: string }>`SELECT nextval('patient_mrn_seq')::text AS n FROM generate_series(1, ${creates.length})`.execute(trx)
-    const values = creates.map((c, n) => ({ ...DEFAULTS, ...c.columns, id: c.id, organizationId: job.organizationId, facilityId: job.facilityId, mrn: mrnFor(seq[n].n) }))
+    // Completed in place (each row's columns are its own object): a copy of every row with all
+    // its columns cost more than the insert statement's JSON.
+    const values = creates.map((c, n) => {
+      for (const [k, v] of Object.entries(DEFAULTS) as [Column, unknown][]) c.columns[k] ??= v
+      return Object.assign(c.columns, { id: c.id, mrn: mrnFor(seq[n].n) })
+    })
     const names = PATIENT_INSERT_COLUMNS.map(([, snake]) => snake).join(', ')
-    await sql`INSERT INTO patient (${sql.raw(names)}) SELECT ${sql.raw(names)} FROM ${recordset(values, PATIENT_INSERT_COLUMNS)}`.execute(trx)
-    await sql`INSERT INTO patient_facility (patient_id, facility_id) SELECT id, ${job.facilityId}::uuid FROM ${recordset(creates, [['id', 'id', 'uuid']])}`.execute(trx)
+    const identifiers = creates.flatMap((c) => c.identifiers.map((x) => ({ ...x, patientId: c.id })))
+    // One statement: the patients, their registering facility's links, their identifiers.
+    await sql`
+      WITH p AS (
+        INSERT INTO patient (organization_id, facility_id, ${sql.raw(names)})
+        SELECT ${job.organizationId}::uuid, ${job.facilityId}::uuid, ${sql.raw(names)} FROM ${recordset(values, PATIENT_INSERT_COLUMNS)}
+        RETURNING id
+      ), linked AS (
+        INSERT INTO patient_facility (patient_id, facility_id) SELECT id, ${job.facilityId}::uuid FROM p
+      )
+      INSERT INTO patient_identifier (organization_id, patient_id, system, value)
+      SELECT ${job.organizationId}::uuid, patient_id, system, value
+      FROM ${recordset(identifiers, [['patientId', 'patient_id', 'uuid'], ['system', 'system', 'text'], ['value', 'value', 'text']])}`.execute(trx)
   }
   if (updates.length > 0) {
     const columns = [['id', 'id', 'uuid'], ...DEMOGRAPHICS] as const
     const set = DEMOGRAPHICS.map(([, snake]) => `${snake} = v.${snake}`).join(', ')
     await sql`UPDATE patient SET ${sql.raw(set)}, version = patient.version + 1, updated_at = now() FROM ${recordset(updates, columns)} WHERE patient.id = v.id`.execute(trx)
   }
-  const identifierRows = [
-    ...creates.flatMap((c) => c.identifiers.map((x) => ({ ...x, patientId: c.id }))),
-    ...identifierUpdates.flatMap((u) => u.identifiers.map((x) => ({ ...x, patientId: u.patientId }))),
-  ]
   if (identifierUpdates.length > 0) {
+    const identifierRows = identifierUpdates.flatMap((u) => u.identifiers.map((x) => ({ ...x, patientId: u.patientId })))
     await sql`DELETE FROM patient_identifier WHERE system <> ${MERGED_MRN_SYSTEM} AND patient_id IN (SELECT id FROM ${recordset(identifierUpdates.map((u) => ({ id: u.patientId })), [['id', 'id', 'uuid']])})`.execute(trx)
-  }
-  if (identifierRows.length > 0) {
     await sql`INSERT INTO patient_identifier (organization_id, patient_id, system, value)
               SELECT ${job.organizationId}::uuid, patient_id, system, value
               FROM ${recordset(identifierRows, [['patientId', 'patient_id', 'uuid'], ['system', 'system', 'text'], ['value', 'value', 'text']])}`.execute(trx)

@@ -149,14 +149,21 @@ export async function runImport(
   upload.source.on('error', (err) => limiter.destroy(err))
   upload.source.pipe(limiter)
 
+  // The next batch is read and validated while the database applies the one before: the two
+  // overlap. Still one batch in flight at a time, so each batch sees the one before it committed,
+  // and at most two batches are in memory.
   let batch: Pending[] = []
   let batchKeys = new Set<string>()
+  let applying: Promise<void> = Promise.resolve()
   const flush = async () => {
     if (batch.length === 0) return
     const rows = batch
     batch = []
     batchKeys = new Set()
-    await applyBatch(ctx, handler, job, rows)
+    await applying
+    applying = applyBatch(ctx, handler, job, rows)
+    // Awaited at the next flush or at the end; a failure until then is not an unhandled rejection.
+    applying.catch(() => undefined)
   }
 
   try {
@@ -170,8 +177,11 @@ export async function runImport(
       if (batch.length >= opts.batchRows) await flush()
     }
     await flush()
+    await applying
   } catch (err) {
     upload.source.unpipe(limiter)
+    // The batch in flight settles first: its commit is the checkpoint a resumed upload starts after.
+    await applying.catch(() => undefined)
     await stop(ctx, id, err)
     throw err
   }

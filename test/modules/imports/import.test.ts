@@ -129,6 +129,35 @@ t.test('batch imports', async (t) => {
     t.equal(rows[0].recordId, rows[1].recordId)
   })
 
+  await t.test('each duplicate criterion finds its look-alike among committed patients, and only it', async (t) => {
+    const ids = (system: string, value: string) => [{ system, value }]
+    const first = await importFile(ndjson([
+      { familyName: 'Quinlan', givenNames: 'Marcus', birthDate: '1950-01-01', identifiers: ids('urn:ehr:crit', 'Q1'), phones: [{ use: 'mobile', number: '+15550001001' }], address: { line1: '1 Elm St', city: 'Troy', postalCode: '12180' } },
+      { familyName: 'Thackeray', givenNames: 'Beatrix', birthDate: '1951-02-02', identifiers: ids('urn:ehr:crit', 'Q2'), phones: [{ use: 'mobile', number: '+15550001002' }] },
+      { familyName: 'Ulverston', givenNames: 'Cedric', birthDate: '1952-03-03', identifiers: ids('urn:ehr:crit', 'Q3'), phones: [{ use: 'mobile', number: '+15550001003' }] },
+      { familyName: 'Vandermeer', givenNames: 'Dolores', birthDate: '1953-04-04', identifiers: ids('urn:ehr:crit', 'Q4'), email: 'dolores@example.org', phones: [{ use: 'mobile', number: '+15550001004' }], address: { line1: '4 Oak St', city: 'Troy', postalCode: '12180' } },
+      { familyName: 'Wolfenden', givenNames: 'Ezra', birthDate: '1954-05-05', identifiers: ids('urn:ehr:crit', 'Q5'), ssn: '123-45-6701', phones: [{ use: 'mobile', number: '+15550001005' }] },
+    ]))
+    t.match(first.job, { created: 5 })
+    const [marcus, beatrix, cedric, dolores, ezra] = first.results.map((r) => r.recordId)
+    const { job, results: rows } = await importFile(ndjson([
+      // The name codes alone (another birth date): names, phone and address.
+      { familyName: 'Quinlan', givenNames: 'Marcus', birthDate: '1990-09-09', identifiers: ids('urn:ehr:crit', 'R1'), phones: [{ use: 'mobile', number: '+15550001001' }], address: { line1: '1 Elm St', city: 'Troy', postalCode: '12180' } },
+      // Birth date and family-name code (another given name).
+      { familyName: 'Thackeray', givenNames: 'Zebulon', birthDate: '1951-02-02', identifiers: ids('urn:ehr:crit', 'R2'), phones: [{ use: 'mobile', number: '+15550001002' }] },
+      // Birth date and given-name code (another family name).
+      { familyName: 'Yarborough', givenNames: 'Cedric', birthDate: '1952-03-03', identifiers: ids('urn:ehr:crit', 'R3'), phones: [{ use: 'mobile', number: '+15550001003' }] },
+      // The email, in other letter case (no name code in common).
+      { familyName: 'Zeller', givenNames: 'Fiona', birthDate: '1953-04-04', identifiers: ids('urn:ehr:crit', 'R4'), email: 'Dolores@Example.org', phones: [{ use: 'mobile', number: '+15550001004' }], address: { line1: '4 Oak St', city: 'Troy', postalCode: '12180' } },
+      // The SSN (nothing else but the phone).
+      { familyName: 'Abernathy', givenNames: 'Gideon', birthDate: '1999-12-12', identifiers: ids('urn:ehr:crit', 'R5'), ssn: '123-45-6701', phones: [{ use: 'mobile', number: '+15550001005' }] },
+    ]))
+    t.match(job, { created: 0, duplicates: 5 })
+    t.same(rows.map((r) => [r.outcome, r.problem.candidates.map((c: { id: string }) => c.id)]), [
+      ['duplicate', [marcus]], ['duplicate', [beatrix]], ['duplicate', [cedric]], ['duplicate', [dolores]], ['duplicate', [ezra]],
+    ])
+  })
+
   await t.test('CSV: quoting, an embedded newline, a UTF-8 BOM, nested columns and booleans', async (t) => {
     const csv = '\uFEFFfamilyName,givenNames,birthDate,identifiers.0.system,identifiers.0.value,address.line1,address.city,address.postalCode,communication.smsReminders\r\n' +
       '"O\'Brien, Jr",Seán,1975-03-04,urn:ehr:csv,C1,"12 ""Quoted"" Rd\nUnit 4",Albany,12207,true\r\n' +
