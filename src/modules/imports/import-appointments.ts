@@ -4,6 +4,7 @@ import { sql, type Transaction } from 'kysely'
 import type { Database, NewAuditEvent } from '../../db/database.ts'
 import { auditEvent, insertAuditEvents } from '../../http/audit.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../http/errors.ts'
+import { SCHEDULE_LOCK } from '../scheduling/scheduling.repository.ts'
 import { AppointmentStatusSchema, BookAppointmentBodySchema, CancelBodySchema } from '../scheduling/scheduling.schemas.ts'
 import type { FieldProblem, ImportKindHandler, RowOutcome } from './import-kind.ts'
 import { rowProblem } from './import-parse.ts'
@@ -51,9 +52,8 @@ type AppointmentRow = Static<typeof AppointmentImportRowSchema>
 /** Statuses that occupy the provider's and resources' time (as the scheduling module keeps them). */
 const RESERVING = new Set(['booked', 'arrived', 'checked-in', 'fulfilled'])
 const MINUTE = 60_000
-/** Advisory-lock namespaces: a source key, and a schedule (the scheduling module's lockSchedules key). */
+/** Advisory-lock namespace of a source key (schedules are locked under the scheduling module's SCHEDULE_LOCK). */
 const SOURCE_LOCK = 4_005
-const SCHEDULE_LOCK = 4_004
 
 interface State {
   patientId: string

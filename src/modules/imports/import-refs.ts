@@ -57,15 +57,20 @@ const pointerOf = (r: PatientRef) => (r.patientId ? '/patientId' : r.patientMrn 
 export async function resolvePatients(trx: Transaction<Database>, job: ImportJobRow, refs: PatientRef[]): Promise<Resolved[]> {
   if (refs.length === 0) return []
   const input = refs.map((r, ord) => ({ ord, pid: r.patientId, mrn: r.patientMrn, system: r.patientIdentifier?.system, value: r.patientIdentifier?.value }))
-  const select = sql`SELECT v.ord, p.id, p.active,
+  const select = sql`SELECT p.id, p.active,
       (p.facility_id = ${job.facilityId} OR EXISTS (SELECT 1 FROM patient_facility pf WHERE pf.patient_id = p.id AND pf.facility_id = ${job.facilityId})) AS linked`
-  // One index-bounded branch per kind of reference (an OR would scan the organisation).
+  // Per row, a probe of the unique index its kind of reference names (LIMIT 1 changes no answer).
+  // A join of the whole batch let the planner, whose statistics lag a growing organisation, hash
+  // every patient of the organisation for each batch (patient imports had that plan; see there).
   const { rows } = await sql<{ ord: number; id: string; active: boolean; linked: boolean }>`
-    WITH v AS (SELECT * FROM ${recordset(input, [['ord', 'ord', 'int'], ['pid', 'pid', 'uuid'], ['mrn', 'mrn', 'text'], ['system', 'system', 'text'], ['value', 'value', 'text']])})
-    ${select} FROM v JOIN patient p ON p.id = v.pid AND p.organization_id = ${job.organizationId}
-    UNION ALL ${select} FROM v JOIN patient p ON p.organization_id = ${job.organizationId} AND p.mrn = v.mrn
-    UNION ALL ${select} FROM v JOIN patient_identifier pi ON pi.organization_id = ${job.organizationId} AND pi.system = v.system AND pi.value = v.value
-      JOIN patient p ON p.id = pi.patient_id`.execute(trx)
+    SELECT v.ord, r.id, r.active, r.linked
+    FROM ${recordset(input, [['ord', 'ord', 'int'], ['pid', 'pid', 'uuid'], ['mrn', 'mrn', 'text'], ['system', 'system', 'text'], ['value', 'value', 'text']])}
+    CROSS JOIN LATERAL (
+      (${select} FROM patient p WHERE v.pid IS NOT NULL AND p.id = v.pid AND p.organization_id = ${job.organizationId})
+      UNION ALL (${select} FROM patient p WHERE v.mrn IS NOT NULL AND p.organization_id = ${job.organizationId} AND p.mrn = v.mrn)
+      UNION ALL (${select} FROM patient_identifier pi JOIN patient p ON p.id = pi.patient_id
+                 WHERE v.system IS NOT NULL AND pi.organization_id = ${job.organizationId} AND pi.system = v.system AND pi.value = v.value)
+      LIMIT 1) r`.execute(trx)
   const hits = new Map(rows.map((r) => [r.ord, r]))
   return refs.map((ref, ord) => {
     const hit = hits.get(ord)
