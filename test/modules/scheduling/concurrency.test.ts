@@ -81,30 +81,31 @@ t.test('a provider or appointment type retired while a booking waits for its loc
   }
   const appointments = () => db.kysely.selectFrom('appointment').select('id').where('providerId', '=', c.provider.id).execute()
 
-  await t.test('the provider: its retirement holds the schedule lock the booking waits for', async (t) => {
-    await retirer.query('BEGIN')
-    await retirer.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 4004))', [c.provider.id])
-    const pending = book(3)
-    await waiting()
-    await retirer.query('UPDATE provider SET active = false WHERE id = $1', [c.provider.id])
-    await retirer.query('COMMIT')
-    const res = await pending
-    t.equal(res.statusCode, 404, res.body)
-    t.equal(res.json().detail, 'Provider not found')
-    t.same(await appointments(), [], 'nothing booked')
-    await db.kysely.updateTable('provider').set({ active: true }).where('id', '=', c.provider.id).execute()
-  })
-
-  await t.test('the appointment type: its retirement holds the type row the booking reads FOR SHARE', async (t) => {
-    await retirer.query('BEGIN')
-    await retirer.query('SELECT id FROM appointment_type WHERE id = $1 FOR UPDATE', [c.type.id])
-    const pending = book(4)
-    await waiting()
-    await retirer.query('UPDATE appointment_type SET active = false WHERE id = $1', [c.type.id])
-    await retirer.query('COMMIT')
-    const res = await pending
-    t.equal(res.statusCode, 404, res.body)
-    t.equal(res.json().detail, 'Appointment type not found')
-    t.same(await appointments(), [], 'nothing booked')
-  })
+  const cases = [
+    {
+      name: 'the provider: its retirement holds the schedule lock the booking waits for',
+      hold: ['SELECT pg_advisory_xact_lock(hashtextextended($1, 4004))', c.provider.id],
+      retire: ['UPDATE provider SET active = false WHERE id = $1', c.provider.id], detail: 'Provider not found',
+    },
+    {
+      name: 'the appointment type: its retirement holds the type row the booking reads FOR SHARE',
+      hold: ['SELECT id FROM appointment_type WHERE id = $1 FOR UPDATE', c.type.id],
+      retire: ['UPDATE appointment_type SET active = false WHERE id = $1', c.type.id], detail: 'Appointment type not found',
+    },
+  ]
+  for (const [i, k] of cases.entries()) {
+    await t.test(k.name, async (t) => {
+      await retirer.query('BEGIN')
+      await retirer.query(k.hold[0], [k.hold[1]])
+      const pending = book(3 + i)
+      await waiting()
+      await retirer.query(k.retire[0], [k.retire[1]])
+      await retirer.query('COMMIT')
+      const res = await pending
+      t.equal(res.statusCode, 404, res.body)
+      t.equal(res.json().detail, k.detail)
+      t.same(await appointments(), [], 'nothing booked')
+      await db.kysely.updateTable('provider').set({ active: true }).where('id', '=', c.provider.id).execute()
+    })
+  }
 })
