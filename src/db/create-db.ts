@@ -28,8 +28,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v)
  * Sends Kysely's parameterised queries as named prepared statements, so each connection parses a
  * statement once and Postgres may reuse its plan: the API runs the same few hundred statements
  * over and over, and parse plus plan was most of the database time of a patient search (four
- * short queries, 1.4 ms of 2 ms each). Long statements (multi-row INSERTs of audit batches and
- * imports, whose text changes with the row count) stay unnamed: each would pin a cached plan.
+ * short queries, 1.4 ms of 2 ms each). Long statements (multi-row VALUES lists, whose text changes
+ * with the row count) stay unnamed: each would pin a cached plan. Batches that travel as one JSON
+ * parameter (audit events, import rows: recordset) keep one text and are prepared like the rest.
  */
 const MAX_PREPARED_TEXT = 4000
 const MAX_PREPARED_PARAMS = 100
