@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type { AuditAction, AuditOutcome, Database, NewAuditEvent } from '../db/database.ts'
 import type { RequestContext } from './context.ts'
 
@@ -43,7 +43,15 @@ export function auditEvent(ctx: RequestContext, f: AuditFields): NewAuditEvent {
  * statement of up to 8,000 parameters for Postgres to parse and plan at every flush.
  */
 export async function insertAuditEvents(db: Kysely<Database>, events: NewAuditEvent[]): Promise<void> {
-  if (events.length === 0) return
+  if (events.length > 0) await auditInsert(events).execute(db)
+}
+
+/**
+ * The same INSERT as a statement fragment, for a write that carries its audit event in its own
+ * statement (a data-modifying CTE): one round trip fewer, and the event exists exactly when the
+ * write does.
+ */
+export function auditInsert(events: NewAuditEvent[]): RawBuilder<unknown> {
   const rows = events.map((e) => {
     const row = JSON.stringify({
       occurred_at: e.occurredAt ?? null, request_id: e.requestId ?? null, actor_sub: e.actorSub ?? null, actor_roles: e.actorRoles ?? [],
@@ -54,14 +62,14 @@ export async function insertAuditEvents(db: Kysely<Database>, events: NewAuditEv
     // detail is already JSON text (auditEvent): spliced in as the object it encodes.
     return `${row.slice(0, -1)},"detail":${e.detail ?? 'null'}}`
   })
-  await sql`
+  return sql`
     INSERT INTO audit_event (occurred_at, request_id, actor_sub, actor_roles, facility_id, action, verb, resource_type, resource_id,
                              patient_id, outcome, purpose_of_use, client_ip, user_agent, break_glass, detail)
     SELECT coalesce(occurred_at, clock_timestamp()), request_id, actor_sub, actor_roles, facility_id, action, verb, resource_type, resource_id,
            patient_id, outcome, purpose_of_use, client_ip, user_agent, break_glass, detail
       FROM jsonb_to_recordset(${`[${rows.join(',')}]`}::jsonb) AS v(occurred_at timestamptz, request_id text, actor_sub text, actor_roles text[],
            facility_id uuid, action text, verb text, resource_type text, resource_id text, patient_id uuid, outcome text, purpose_of_use text,
-           client_ip text, user_agent text, break_glass boolean, detail jsonb)`.execute(db)
+           client_ip text, user_agent text, break_glass boolean, detail jsonb)`
 }
 
 interface Pending {

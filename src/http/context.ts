@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../db/database.ts'
-import { auditEvent, insertAuditEvents, type AuditFields, type AuditWriter } from './audit.ts'
+import { auditEvent, auditInsert, insertAuditEvents, type AuditFields, type AuditWriter } from './audit.ts'
 import type { Principal } from './auth.ts'
 
 /** What a service knows of the caller: who, why, from where. Nothing of HTTP itself. */
@@ -33,4 +33,9 @@ export function auditRead(ctx: RequestContext, fields: Omit<AuditFields, 'action
 /** Audit a change inside the transaction that makes it: both commit, or neither. */
 export function auditChange(trx: Transaction<Database>, ctx: RequestContext, fields: AuditFields): Promise<void> {
   return insertAuditEvents(trx, [auditEvent(ctx, fields)])
+}
+
+/** auditChange as a fragment of the change's own statement (see auditInsert). */
+export function auditChangeIn(ctx: RequestContext, fields: AuditFields) {
+  return auditInsert([auditEvent(ctx, fields)])
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely'
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely'
 import type { Database, NewPatient, PatientUpdate } from '../../db/database.ts'
 import { recordset, scopeIds } from '../../db/query-helpers.ts'
 
@@ -65,17 +65,20 @@ export async function prepareInsert(trx: Transaction<Database>, facilityId: stri
 }
 
 /**
- * Inserts the patient, its registering-facility link and its identifiers in one statement;
- * returns the row as findPatientById would. An identifier taken by another patient fails the
- * statement (23505 on patient_identifier's unique key).
+ * Inserts the patient, its registering-facility link, its identifiers and its audit event
+ * (auditChangeIn) in one statement; returns the row as findPatientById would. An identifier taken
+ * by another patient fails the statement (23505 on patient_identifier's unique key).
  */
-export async function insertPatient(trx: Transaction<Database>, values: NewPatient, identifiers: { system: string; value: string }[]): Promise<PatientRecord> {
+export async function insertPatient(
+  trx: Transaction<Database>, values: NewPatient & { id: string }, identifiers: { system: string; value: string }[], audit: RawBuilder<unknown>,
+): Promise<PatientRecord> {
   const insert = trx.insertInto('patient').values(values).returning(columns).returning(sql<string>`birth_date::text`.as('birthDate'))
   const { rows } = await sql<Omit<PatientRecord, 'facilityIds' | 'identifiers'>>`
     WITH p AS (${insert}),
     linked AS (INSERT INTO patient_facility (patient_id, facility_id) SELECT id, facility_id FROM p),
     identified AS (INSERT INTO patient_identifier (organization_id, patient_id, system, value)
-                   SELECT p.organization_id, p.id, v.system, v.value FROM p, ${recordset(identifiers, [['system', 'system', 'text'], ['value', 'value', 'text']])})
+                   SELECT p.organization_id, p.id, v.system, v.value FROM p, ${recordset(identifiers, [['system', 'system', 'text'], ['value', 'value', 'text']])}),
+    audited AS (${audit})
     SELECT * FROM p`.execute(trx)
   const sorted = [...identifiers].sort((a, b) => a.system.localeCompare(b.system) || a.value.localeCompare(b.value))
   return { ...rows[0], facilityIds: [values.facilityId], identifiers: sorted.map(({ system, value }) => ({ system, value })) }

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto'
 import type { Transaction } from 'kysely'
 import type { Database, NewPatient, PatientUpdate } from '../../db/database.ts'
 import { canActFor, facilityScope, type Principal } from '../../http/auth.ts'
-import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { auditChange, auditChangeIn, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../http/errors.ts'
 import { ROLES, type Permission } from '../../http/permissions.ts'
 import { encodeCursor } from '../../http/pagination.ts'
@@ -252,12 +253,12 @@ export async function insertPatientChecked(
   if (candidates.length > 0 && !body.duplicateOverride) {
     throw new ConflictError('possible-duplicate', 'Possible duplicates of this patient exist; review them or create with duplicateOverride', { candidates })
   }
-  const row = await repo.insertPatient(trx, { ...columns, ...extra, organizationId, facilityId: body.facilityId, mrn: mrnFor(mrnSequence) }, body.identifiers ?? [])
-  await auditChange(trx, ctx, {
-    action: 'create', verb: 'patient.create', resourceType: 'patient', resourceId: row.id, patientId: row.id, facilityId: body.facilityId,
+  // The id is chosen here so that the audit event can go in the insert's own statement.
+  const id = randomUUID()
+  return repo.insertPatient(trx, { ...columns, ...extra, id, organizationId, facilityId: body.facilityId, mrn: mrnFor(mrnSequence) }, body.identifiers ?? [], auditChangeIn(ctx, {
+    action: 'create', verb: 'patient.create', resourceType: 'patient', resourceId: id, patientId: id, facilityId: body.facilityId,
     detail: candidates.length > 0 ? { duplicateOverride: { reason: body.duplicateOverride!.reason, candidates: candidates.map((c) => c.id) } } : undefined,
-  })
-  return row
+  }))
 }
 
 const identifierConflict = (err: unknown) => {

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import { sql, type Transaction } from 'kysely'
 import type { AppointmentRow, AppointmentStatus, AppointmentTypeRow, Database, ResourceRow, SlotHoldRow } from '../../db/database.ts'
 import { after, scopeIds } from '../../db/query-helpers.ts'
 import { facilityScope } from '../../http/auth.ts'
-import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
+import { auditChange, auditChangeIn, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../http/errors.ts'
 import { checkVersion } from '../../http/versioning.ts'
 import { toPage } from '../../http/pagination.ts'
@@ -223,15 +224,16 @@ export async function bookAppointment(ctx: RequestContext, body: BookAppointment
     await ensureBookable(trx, t)
     if (body.holdId) await consumeHold(trx, body.holdId, t, body.patientId)
     if (!overbook) await claimTime(trx, t)
+    // The id is chosen here so that the audit event can go in the booking's own statement.
+    const id = randomUUID()
     const row = await repo.insertAppointmentReserving(trx, {
-      facilityId: t.facility.id, patientId: body.patientId, providerId: t.providerId, appointmentTypeId: t.type.id, resourceIds: t.resourceIds,
+      id, facilityId: t.facility.id, patientId: body.patientId, providerId: t.providerId, appointmentTypeId: t.type.id, resourceIds: t.resourceIds,
       startAt: t.start, endAt: t.end, overbooked: overbook, overbookReason: body.overbookReason ?? null, referralId: referral?.id ?? null,
       referralOverrideReason: body.referralOverrideReason ?? null, note: body.note ?? null, createdBy: ctx.principal.sub,
-    }, { start: t.spanStart, end: t.spanEnd, overbook })
-    await auditChange(trx, ctx, {
-      action: 'create', verb: 'appointment.book', resourceType: 'appointment', resourceId: row.id, patientId: body.patientId, facilityId: t.facility.id,
+    }, { start: t.spanStart, end: t.spanEnd, overbook }, auditChangeIn(ctx, {
+      action: 'create', verb: 'appointment.book', resourceType: 'appointment', resourceId: id, patientId: body.patientId, facilityId: t.facility.id,
       detail: { overbooked: overbook, referralOverride: body.referralOverrideReason !== undefined, fromHold: body.holdId !== undefined },
-    })
+    }))
     // Names come from the lookups above (the target), not from a re-read.
     return toAppointment({ ...row, providerName: t.providerName, facilityName: t.facility.name, timeZone: t.facility.timeZone, appointmentTypeName: t.type.name }, t.resources)
   })

@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Kysely, type Transaction } from 'kysely'
+import { sql, type Insertable, type Kysely, type RawBuilder, type Transaction } from 'kysely'
 import type { AppointmentRow, AppointmentTable, Database } from '../../db/database.ts'
 import { lockKeys, scopeIds } from '../../db/query-helpers.ts'
 import type {} from './scheduling.tables.ts'
@@ -151,10 +151,13 @@ export async function insertReservations(trx: Trx, owner: ReservationOwner, prov
 }
 
 /**
- * Books: inserts the appointment and its reservations (provider and resources, buffers included)
- * in one statement. An overlap fails the statement on the exclusion constraints (23P01).
+ * Books: inserts the appointment, its reservations (provider and resources, buffers included) and
+ * its audit event (auditChangeIn) in one statement. An overlap fails the statement on the
+ * exclusion constraints (23P01).
  */
-export async function insertAppointmentReserving(trx: Trx, values: Insertable<AppointmentTable>, span: { start: Date; end: Date; overbook: boolean }) {
+export async function insertAppointmentReserving(
+  trx: Trx, values: Insertable<AppointmentTable> & { id: string }, span: { start: Date; end: Date; overbook: boolean }, audit: RawBuilder<unknown>,
+) {
   const owners = [
     ...(values.providerId ? [sql`(${values.providerId}::uuid, NULL::uuid)`] : []),
     ...(values.resourceIds ?? []).map((id) => sql`(NULL::uuid, ${id}::uuid)`),
@@ -163,7 +166,8 @@ export async function insertAppointmentReserving(trx: Trx, values: Insertable<Ap
     WITH a AS (${trx.insertInto('appointment').values(values).returningAll()}),
     r AS (INSERT INTO reservation (provider_id, resource_id, period, appointment_id, overbook)
           SELECT o.provider_id, o.resource_id, tstzrange(${span.start}, ${span.end}, '[)'), a.id, ${span.overbook}
-            FROM a, (VALUES ${sql.join(owners)}) AS o(provider_id, resource_id))
+            FROM a, (VALUES ${sql.join(owners)}) AS o(provider_id, resource_id)),
+    audited AS (${audit})
     SELECT * FROM a`.execute(trx)
   return rows[0]
 }
