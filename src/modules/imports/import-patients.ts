@@ -4,7 +4,7 @@ import { sql, type RawBuilder, type Transaction } from 'kysely'
 import type { Database, NewAuditEvent } from '../../db/database.ts'
 import { auditEvent, insertAuditEvents } from '../../http/audit.ts'
 import { ConflictError, NotFoundError } from '../../http/errors.ts'
-import type { NameKeys } from '../patients/patient.repository.ts'
+import { DUPLICATE_LOCK, type NameKeys } from '../patients/patient.repository.ts'
 import { CreatePatientBodySchema } from '../patients/patient.schemas.ts'
 import { MERGED_MRN_SYSTEM, mrnFor, scoreCandidates } from '../patients/patient.service.ts'
 import type { PhiCrypto } from '../patients/phi-crypto.ts'
@@ -187,7 +187,7 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
       const keys = checking ? await probeKeys(trx, fresh.map((i) => rows[i].value)) : []
       const probes = keys.map((k, n) => probeOf(rows[fresh[n]].value, k, phi))
       // The same advisory keys as single registrations, so the two never race each other.
-      await lockKeys(trx, probes.map((p) => `${org}:${p.keys.familyDm ?? ''}:${p.birthDate}`), 0)
+      await lockKeys(trx, probes.map((p) => `${org}:${p.keys.familyDm ?? ''}:${p.birthDate}`), DUPLICATE_LOCK)
       const dbCandidates = await findCandidates(trx, org, probes)
       const batchIndex = new Map<string, Candidate[]>()
       for (const [n, i] of fresh.entries()) {

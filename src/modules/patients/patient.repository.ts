@@ -48,17 +48,21 @@ export async function lockPatient(trx: Transaction<Database>, id: string, facili
   return q.executeTakeFirst()
 }
 
+/** Advisory-lock namespace of the duplicate check (prepareInsert); batch imports lock under it too. */
+export const DUPLICATE_LOCK = 0
+
 /**
  * Before a patient insert, in one round trip: the organisation of the registering facility (no
  * row: no such facility), the name keys, the next MRN number, and a transaction-scoped advisory
  * lock on (organisation, phonetic family code, birth date), so two concurrent registrations of the
- * same person cannot both pass the duplicate check.
+ * same person cannot both pass the duplicate check. Batch imports take the same key
+ * (`<organisation>:<family code>:<birth date>` under DUPLICATE_LOCK), so they serialise with it.
  */
 export async function prepareInsert(trx: Transaction<Database>, facilityId: string, family: string, given: string, birthDate: string) {
   const { rows } = await sql<NameKeys & { organizationId: string; mrnSequence: string }>`
     SELECT fac.organization_id, k.f AS family_key, k.fdm AS family_dm, dmetaphone_alt(k.f) AS family_dm_alt, k.g AS given_key, dmetaphone(k.g) AS given_dm,
            nextval('patient_mrn_seq')::text AS mrn_sequence,
-           pg_advisory_xact_lock(hashtextextended(fac.organization_id::text || ':' || coalesce(k.fdm, '') || ':' || ${birthDate}, 0))::text AS locked
+           pg_advisory_xact_lock(hashtextextended(fac.organization_id::text || ':' || coalesce(k.fdm, '') || ':' || ${birthDate}, ${sql.lit(DUPLICATE_LOCK)}))::text AS locked
     FROM facility fac, (SELECT f, dmetaphone(f) AS fdm, g FROM (SELECT patient_name_key(${family}) AS f, patient_name_key(${given}) AS g) n) k
     WHERE fac.id = ${facilityId}`.execute(trx)
   return rows[0] as (typeof rows)[0] | undefined
@@ -170,7 +174,8 @@ export function searchPatients(db: Db, f: SearchFilter, cursor: (string | number
  * Each rank's branches read only what an index gives in id order, up to the page: a common name
  * (thousands of Smiths) costs a page of rows, never a sort of every match. A row belongs to the
  * lowest rank it matches. All branches go in one statement, which reads the full rows for the
- * page alone. Only when no rank finds anything on the first page does a trigram match on the family key (rank 4, with LIMIT) look for misspellings beyond phonetics.
+ * page alone. Only when no rank finds anything on the first page does a trigram match on the
+ * family key (rank 4, with LIMIT) look for misspellings beyond phonetics.
  */
 export async function searchPatientsByName(
   db: Db,
@@ -282,11 +287,11 @@ export async function copyFacilityLinks(trx: Transaction<Database>, fromId: stri
             ON CONFLICT DO NOTHING`.execute(trx)
 }
 
-/** Which of these patients the user is on the care team of. */
 /** The restriction flag of each patient named (for the restricted-record guard). */
 export const restrictionsOf = (db: Db | Transaction<Database>, ids: string[]) =>
   db.selectFrom('patient').select(['id', 'restriction']).where('id', 'in', ids).execute()
 
+/** Which of these patients the user is on the care team of. */
 export async function careTeamMemberships(db: Db | Transaction<Database>, userSub: string, patientIds: string[]): Promise<Set<string>> {
   if (patientIds.length === 0) return new Set()
   const rows = await db.selectFrom('patientCareTeam').select('patientId').where('userSub', '=', userSub).where('patientId', 'in', patientIds).execute()

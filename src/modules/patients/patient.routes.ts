@@ -45,7 +45,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Querystring: Static<typeof SearchPatientsQuerySchema> }>('/patients', {
     config: { permission: 'patient:read' },
     // The items are Patient | RestrictedPatient: fast-json-stringify would pick the branch by
-    // validating every item against the union with ajv (a third of a search's CPU). The service
+    // validating every item against the union with ajv (a sixth of a search's CPU). The service
     // builds each item field by field (toPatient, or { id, restricted }), so JSON.stringify writes
     // exactly the documented fields; test/modules/patients/search-contract.test.ts checks it.
     serializerCompiler: () => (data) => JSON.stringify(data),

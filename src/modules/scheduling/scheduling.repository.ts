@@ -78,10 +78,10 @@ export async function claimOccupants(trx: Trx, providerIds: string[], resourceId
 }
 
 /**
- * Busy time of each provider and resource in [from, to) (live reservations), one row
- * per owner with its spans as epoch milliseconds in one string (widened to whole milliseconds): a slot search over weeks of a busy
- * calendar reads hundreds of reservations, and parsing each as a row of timestamps cost more than
- * the rest of the search.
+ * Busy time of each provider and resource in [from, to) (live reservations): one row per owner,
+ * its spans as epoch milliseconds (widened to whole milliseconds) in one string. A slot search
+ * over weeks of a busy calendar reads hundreds of reservations, and parsing each as a row of
+ * timestamps cost more than the rest of the search.
  */
 export async function busySpans(db: Db, providerIds: string[], resourceIds: string[], from: Date, to: Date): Promise<Map<string, number[]>> {
   const where = liveIn(from, to)
@@ -94,13 +94,15 @@ export async function busySpans(db: Db, providerIds: string[], resourceIds: stri
   return new Map(rows.map((r) => [r.owner, r.spans.split(',').map(Number)]))
 }
 
+/** Advisory-lock namespace of schedules (providers and resources); appointment imports lock under it too. */
+export const SCHEDULE_LOCK = 4004
+
 /**
  * Serialises bookings per provider and resource: transaction-scoped advisory locks, taken in
  * sorted order so two bookings never wait on each other in a cycle. Without them, overlapping
  * inserts into the exclusion-constrained table deadlock now and then (40P01), each costing the
  * 1 s deadlock timeout. The exclusion constraints remain the guarantee.
  */
-export const SCHEDULE_LOCK = 4004
 export const lockSchedules = (trx: Trx, ids: string[]) => lockKeys(trx, ids, SCHEDULE_LOCK)
 
 /**
