@@ -68,9 +68,7 @@ const liveIn = (from: Date, to: Date) => sql`lower(period) >= ${from}::timestamp
  */
 export async function claimOccupants(trx: Trx, providerIds: string[], resourceIds: string[], from: Date, to: Date) {
   const { rows } = await sql<{ appointmentId: string | null }>`
-    WITH expired AS (
-      DELETE FROM reservation WHERE hold_id IS NOT NULL AND expires_at <= now()
-         AND (provider_id = ANY(${scopeIds(providerIds)}::uuid[]) OR resource_id = ANY(${scopeIds(resourceIds)}::uuid[])))
+    WITH expired AS (${expiredHolds(providerIds, resourceIds)})
     SELECT appointment_id FROM reservation WHERE provider_id = ANY(${scopeIds(providerIds)}::uuid[]) AND ${liveIn(from, to)}
     UNION ALL
     SELECT appointment_id FROM reservation WHERE resource_id = ANY(${scopeIds(resourceIds)}::uuid[]) AND ${liveIn(from, to)}`.execute(trx)
@@ -122,11 +120,12 @@ export async function bookable(trx: Trx, b: { providerId: string; appointmentTyp
 
 /** Expired holds stop counting here: caller holds the advisory locks of these schedules. */
 export async function deleteExpiredHolds(trx: Trx, providerIds: string[], resourceIds: string[]) {
-  await sql`
-    DELETE FROM reservation
-     WHERE hold_id IS NOT NULL AND expires_at <= now()
-       AND (provider_id = ANY(${scopeIds(providerIds)}::uuid[]) OR resource_id = ANY(${scopeIds(resourceIds)}::uuid[]))`.execute(trx)
+  await expiredHolds(providerIds, resourceIds).execute(trx)
 }
+
+const expiredHolds = (providerIds: string[], resourceIds: string[]) => sql`
+  DELETE FROM reservation WHERE hold_id IS NOT NULL AND expires_at <= now()
+     AND (provider_id = ANY(${scopeIds(providerIds)}::uuid[]) OR resource_id = ANY(${scopeIds(resourceIds)}::uuid[]))`
 
 export interface ReservationOwner {
   appointmentId?: string
