@@ -10,9 +10,10 @@ import { createDb } from '../src/db/create-db.ts'
 import { migrateToLatest } from '../src/db/migrator.ts'
 import { mintTrialToken } from '../src/http/auth.ts'
 import { startAppServer, type AppServer } from './lib/app-server.ts'
+import { cpuMeter } from './lib/cpu.ts'
 import { ensureDatabase, waitForSealed } from './lib/database.ts'
 import { runHttp, runRaw, type Figures, type HttpLoad } from './lib/load.ts'
-import { markdown, verdictsFor, type Comparison, type ScenarioResult } from './lib/report.ts'
+import { markdown, verdictsFor, type Comparison, type CpuSplit, type ScenarioResult } from './lib/report.ts'
 import type { BenchContext, Scenario } from './lib/scenario.ts'
 import { scenarios } from './scenarios/index.ts'
 
@@ -89,6 +90,9 @@ interface Round {
   http: Figures
   raw: Figures
   sealedAfterSeconds: number | null
+  /** Milliseconds of CPU per request (server and Postgres, sealing included) and per raw operation (client and Postgres). */
+  httpCpuMs: CpuSplit
+  rawCpuMs: CpuSplit
 }
 
 async function prepare(s: Scenario<unknown>, ctx: BenchContext): Promise<Prepared> {
@@ -107,13 +111,21 @@ async function prepare(s: Scenario<unknown>, ctx: BenchContext): Promise<Prepare
 async function measure({ s, serverKind, state, load, next }: Prepared): Promise<Round> {
   await settle('the previous load')
   say(`${s.name}: HTTP ${seconds} s at ${connections} connections (${load.baseUrl}, ${serverKind})`)
+  const httpCpu = await cpuMeter(pool, [servers.get(serverKind)!.pid])
   const http = await runHttp({ ...load, seconds })
   const sealedAfterSeconds = await settle('the HTTP load')
+  // Autocannon runs in this process: its CPU is the load's, not the server's.
+  const httpCpuMs = perOperation(await httpCpu.stop(false), http.total)
   say(`${s.name}: raw ${seconds} s, ${connections} loops: ${s.raw.label}`)
+  const rawCpu = await cpuMeter(pool, [])
   const raw = await runRaw(pool, connections, seconds, () => s.raw.run(pool, state, next()))
+  const rawCpuMs = perOperation(await rawCpu.stop(true), raw.total)
   if (raw.firstFailure) say(`${s.name}: ${raw.failures} raw operations failed, first: ${raw.firstFailure}`)
-  return { http, raw, sealedAfterSeconds }
+  return { http, raw, sealedAfterSeconds, httpCpuMs, rawCpuMs }
 }
+
+const perOperation = (s: CpuSplit, n: number): CpuSplit => ({ client: (s.client * 1000) / Math.max(1, n), postgres: (s.postgres * 1000) / Math.max(1, n) })
+const medianSplit = (xs: CpuSplit[]): CpuSplit => ({ client: median(xs.map((x) => x.client)), postgres: median(xs.map((x) => x.postgres)) })
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]
 
@@ -145,6 +157,8 @@ function result(p: Prepared, rounds: Round[]): ScenarioResult {
     http,
     raw: { label: p.s.raw.label, ...raw },
     rawRatio,
+    cpuMsPerRequest: medianSplit(rounds.map((r) => r.httpCpuMs)),
+    rawCpuMsPerOperation: medianSplit(rounds.map((r) => r.rawCpuMs)),
     sealedAfterSeconds: lags.includes(null) ? null : Math.max(...(lags as number[])),
     targets: p.s.targets,
     verdicts: verdictsFor(http, rawRatio, p.s.targets),
