@@ -12,7 +12,7 @@ import { checkReferral, countReferralVisit, returnReferralVisit } from './referr
 import { dbOf, scopedFacility, scopedProvider } from './reference.service.ts'
 import * as repo from './scheduling.repository.ts'
 import type { Appointment, BookAppointmentBody, CreateSlotHoldBody, RescheduleBody } from './scheduling.schemas.ts'
-import { availableIntervals, findWaitlistMatches, pickResources, spanIndex, type FacilityInfo } from './slots.service.ts'
+import { findWaitlistMatches, intervalsOf, pickResources, spanIndex, type FacilityInfo } from './slots.service.ts'
 import { guardPatientRead, guardPatientReads, RESTRICTED_DISPLAY_NAME } from '../patients/patient-guard.ts'
 
 type Trx = Transaction<Database>
@@ -62,27 +62,25 @@ interface Target {
  */
 async function resolveTarget(
   ctx: RequestContext,
-  q: { facilityId: string; providerId: string; appointmentTypeId: string; start: string; resourceIds?: string[] },
+  q: { facilityId: string; providerId: string; appointmentTypeId: string; start: string; resourceIds?: string[]; patientId?: string },
   opts: { overbook: boolean },
 ): Promise<Target> {
-  const facility = await scopedFacility(ctx, q.facilityId)
-  const [provider, type] = await Promise.all([
-    repo.findProviderAtFacility(dbOf(ctx), q.providerId, facility.id),
-    repo.findAppointmentType(dbOf(ctx), q.appointmentTypeId, facility.organizationId),
-  ])
-  if (!provider) throw new NotFoundError('Provider')
-  if (!type) throw new NotFoundError('Appointment type')
   const start = new Date(q.start)
+  const found = await repo.findTarget(dbOf(ctx), { ...q, scope: facilityScope(ctx.principal), start })
+  const { facility, type } = found
+  if (!facility) throw new NotFoundError('Facility')
+  if (found.providerName === null) throw new NotFoundError('Provider')
+  if (!type) throw new NotFoundError('Appointment type')
   const end = new Date(start.getTime() + type.durationMinutes * MINUTE)
   const spanStart = new Date(start.getTime() - type.bufferBeforeMinutes * MINUTE)
   const spanEnd = new Date(end.getTime() + type.bufferAfterMinutes * MINUTE)
   if (start.getTime() < Date.now() + type.minimumNoticeMinutes * MINUTE) {
     throw new ConflictError('insufficient-notice', `This appointment type must be booked at least ${type.minimumNoticeMinutes} minutes ahead`)
   }
-  const intervals = (await availableIntervals(dbOf(ctx), facility, [q.providerId], new Date(start.getTime() - 86_400_000), new Date(end.getTime() + 86_400_000))).get(q.providerId)!
+  const window = [new Date(start.getTime() - 86_400_000), new Date(end.getTime() + 86_400_000)] as const
+  const intervals = intervalsOf(facility, [q.providerId], window[0], window[1], found.rules, found.exceptions).get(q.providerId)!
   const within = intervals.find((i) => i.start <= start.getTime() && i.end >= end.getTime())
   if (!within && !opts.overbook) throw new ConflictError('outside-availability', 'The provider is not available at this time')
-
   const resources = type.resourceKinds.length ? await repo.listResources(dbOf(ctx), facility.id) : []
   let resourceIds: string[]
   if (type.resourceKinds.length === 0 && !q.resourceIds?.length) {
@@ -103,38 +101,33 @@ async function resolveTarget(
     resourceIds = picked
   }
   const picked = resourceIds.map((id) => resources.find((r) => r.id === id)!)
-  return { facility, type, providerId: q.providerId, providerName: provider.displayName, resourceIds, resources: picked, start, end, spanStart, spanEnd }
+  // Checked last, as the separate lookup it replaces was.
+  if (found.patientLinked === false) throw new NotFoundError('Patient')
+  return { facility, type, providerId: q.providerId, providerName: found.providerName, resourceIds, resources: picked, start, end, spanStart, spanEnd }
 }
 
 const slotUnavailable = () => new ConflictError('slot-unavailable', 'The time is no longer free for this provider or resource')
 
 /**
- * Under the schedules' advisory locks: drops their expired holds, then answers 409 at once when
- * something live (deliberate overbookings included, which the constraint leaves out) overlaps,
- * so the losers of a burst leave the lock after one query. The constraint stays the guarantee.
+ * Under the schedules' locks, one statement: what resolveTarget validated outside the transaction
+ * is still active (a provider, type or room retired in between answers as it would have before),
+ * the schedules' expired holds are dropped, and unless overbooking nothing live (deliberate
+ * overbookings included, which the constraint leaves out) overlaps, so the losers of a burst leave
+ * the lock after one query. The constraint stays the guarantee.
  */
-async function claimTime(trx: Trx, t: Target, exceptAppointmentId?: string) {
-  const busy = await repo.claimOccupants(trx, [t.providerId], t.resourceIds, t.spanStart, t.spanEnd)
-  if (busy.some((b) => b.appointmentId === null || b.appointmentId !== exceptAppointmentId)) throw slotUnavailable()
-}
-
-/**
- * Under the schedules' locks: what resolveTarget validated outside the transaction is still
- * active (a provider, type or room retired in between answers as it would have before).
- */
-async function ensureBookable(trx: Trx, t: Target) {
-  const now = await repo.bookable(trx, { providerId: t.providerId, appointmentTypeId: t.type.id, resourceIds: t.resourceIds })
+async function claimTime(trx: Trx, t: Target, opts: { overbook: boolean; exceptAppointmentId?: string }) {
+  const now = await repo.claimBookable(trx, { providerId: t.providerId, appointmentTypeId: t.type.id, resourceIds: t.resourceIds }, t.spanStart, t.spanEnd)
   if (!now.provider) throw new NotFoundError('Provider')
   if (!now.type) throw new NotFoundError('Appointment type')
   if (!now.resources) throw new ConflictError('slot-unavailable', 'A resource the appointment needs was retired')
+  if (!opts.overbook && now.occupants.some((a) => a === null || a !== opts.exceptAppointmentId)) throw slotUnavailable()
 }
 
 /** Takes the time for an owner. Caller runs inside bookingTransaction (23P01 becomes 409). */
 async function reserve(trx: Trx, t: Target, owner: repo.ReservationOwner, claimed = false) {
   if (!claimed) {
     await repo.lockSchedules(trx, [t.providerId, ...t.resourceIds])
-    await ensureBookable(trx, t)
-    if (!owner.overbook) await claimTime(trx, t)
+    await claimTime(trx, t, { overbook: owner.overbook ?? false })
   }
   await repo.insertReservations(trx, owner, [t.providerId], t.resourceIds, t.spanStart, t.spanEnd)
 }
@@ -153,7 +146,6 @@ const toHold = (h: SlotHoldRow, zone: string) => ({
 
 export async function createHold(ctx: RequestContext, body: CreateSlotHoldBody) {
   const t = await resolveTarget(ctx, body, { overbook: false })
-  if (body.patientId) await patientAt(ctx, body.patientId, t.facility.id)
   return bookingTransaction(ctx, async (trx) => {
     const hold = await trx.insertInto('slotHold').values({
       facilityId: t.facility.id, providerId: t.providerId, appointmentTypeId: t.type.id, patientId: body.patientId ?? null,
@@ -214,16 +206,14 @@ export async function bookAppointment(ctx: RequestContext, body: BookAppointment
     resourceIds = hold?.resourceIds
   }
   const t = await resolveTarget(ctx, { ...body, resourceIds }, { overbook })
-  await patientAt(ctx, body.patientId, t.facility.id)
   const referral = await checkReferral(dbOf(ctx), {
     type: t.type, referralId: body.referralId, overrideReason: body.referralOverrideReason, patientId: body.patientId,
     facilityId: t.facility.id, visitDate: localDate(t.start.getTime(), t.facility.timeZone),
   })
   return bookingTransaction(ctx, async (trx) => {
     await repo.lockSchedules(trx, [t.providerId, ...t.resourceIds])
-    await ensureBookable(trx, t)
     if (body.holdId) await consumeHold(trx, body.holdId, t, body.patientId)
-    if (!overbook) await claimTime(trx, t)
+    await claimTime(trx, t, { overbook })
     // The id is chosen here so that the audit event can go in the booking's own statement.
     const id = randomUUID()
     const row = await repo.insertAppointmentReserving(trx, {
@@ -296,10 +286,9 @@ export async function reschedule(ctx: RequestContext, id: string, body: Reschedu
   })
   return bookingTransaction(ctx, async (trx) => {
     await repo.lockSchedules(trx, [current.providerId, ...current.resourceIds, t.providerId, ...t.resourceIds])
-    await ensureBookable(trx, t)
     const row = await lockAppointment(ctx, trx, id, expectedVersion)
     if (row.status !== 'booked') throw illegal(row.status, 'rescheduled')
-    if (!row.overbooked) await claimTime(trx, t, id)
+    await claimTime(trx, t, { overbook: row.overbooked, exceptAppointmentId: id })
     await repo.moveReservations(trx, id, t.providerId, t.resourceIds, t.spanStart, t.spanEnd)
     await trx.updateTable('appointment').set((eb) => ({
       providerId: t.providerId, resourceIds: t.resourceIds, startAt: t.start, endAt: t.end, version: eb('version', '+', 1), updatedAt: sql<Date>`now()`,

@@ -1,5 +1,5 @@
 import { sql, type Insertable, type Kysely, type RawBuilder, type Transaction } from 'kysely'
-import type { AppointmentRow, AppointmentTable, Database } from '../../db/database.ts'
+import type { AppointmentRow, AppointmentTable, AppointmentTypeRow, AvailabilityExceptionRow, AvailabilityRuleRow, Database } from '../../db/database.ts'
 import { lockKeys, scopeIds } from '../../db/query-helpers.ts'
 import type {} from './scheduling.tables.ts'
 
@@ -37,6 +37,62 @@ export const findProviderAtFacility = (db: Db, providerId: string, facilityId: s
 export const findAppointmentType = (db: Db, id: string, organizationId: string) =>
   db.selectFrom('appointmentType').selectAll().where('id', '=', id).where('organizationId', '=', organizationId).where('active', '=', true).executeTakeFirst()
 
+/** What findTarget returns: each part null when it does not exist (or is out of scope, or retired). */
+export interface TargetLookup {
+  facility: { id: string; organizationId: string; name: string; timeZone: string; kind: string } | null
+  providerName: string | null
+  type: AppointmentTypeRow | null
+  /** Whether the patient is linked to the facility; null when no patient was named. */
+  patientLinked: boolean | null
+  rules: Pick<AvailabilityRuleRow, 'providerId' | 'resourceId' | 'weekday' | 'startTime' | 'endTime' | 'effectiveFrom' | 'effectiveTo'>[]
+  exceptions: Pick<AvailabilityExceptionRow, 'providerId' | 'facilityId' | 'kind' | 'resourceId' | 'startAt' | 'endAt'>[]
+}
+
+/**
+ * Everything a booking, hold or reschedule names, in one statement: the facility (in the caller's
+ * scope), the provider working there, the organisation's active appointment type, whether the
+ * patient is linked to the facility, and the provider's availability rules and exceptions from
+ * a day before `start` to a day after the longest appointment could end. As six statements these
+ * cost a booking more than the lookups themselves: each one is a socket write and a reply on both
+ * sides, about 0.3 ms of CPU on our bench machine. Rows travel as JSON with the property names
+ * the rest of the code uses; instants are turned back into Dates here.
+ */
+export async function findTarget(
+  db: Db,
+  q: { facilityId: string; scope: string[] | undefined; providerId: string; appointmentTypeId: string; patientId?: string; start: Date },
+): Promise<TargetLookup> {
+  const inScope = q.scope ? sql`AND id = ANY(${scopeIds(q.scope)}::uuid[])` : sql``
+  const { rows } = await sql<{ facility: TargetLookup['facility']; providerName: string | null; type: Record<string, unknown> | null; patientLinked: boolean | null; rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null }>`
+    WITH f AS (SELECT id, organization_id, name, time_zone, kind FROM facility WHERE id = ${q.facilityId} ${inScope})
+    SELECT
+      (SELECT json_build_object('id', id, 'organizationId', organization_id, 'name', name, 'timeZone', time_zone, 'kind', kind) FROM f) AS facility,
+      (SELECT p.display_name FROM provider p JOIN provider_facility pf ON pf.provider_id = p.id
+        WHERE p.id = ${q.providerId} AND pf.facility_id = ${q.facilityId} AND p.active) AS provider_name,
+      (SELECT json_build_object('id', t.id, 'organizationId', t.organization_id, 'code', t.code, 'name', t.name, 'specialtyId', t.specialty_id,
+              'durationMinutes', t.duration_minutes, 'bufferBeforeMinutes', t.buffer_before_minutes, 'bufferAfterMinutes', t.buffer_after_minutes,
+              'resourceKinds', t.resource_kinds, 'requiresReferral', t.requires_referral, 'requiresPriorAuth', t.requires_prior_auth,
+              'minimumNoticeMinutes', t.minimum_notice_minutes, 'active', t.active, 'version', t.version, 'createdAt', t.created_at)
+         FROM appointment_type t JOIN f ON t.organization_id = f.organization_id WHERE t.id = ${q.appointmentTypeId} AND t.active) AS type,
+      ${q.patientId === undefined ? sql`NULL::boolean` : sql`EXISTS (SELECT 1 FROM patient WHERE id = ${q.patientId} AND (facility_id = ${q.facilityId}
+         OR EXISTS (SELECT 1 FROM patient_facility WHERE patient_id = ${q.patientId} AND facility_id = ${q.facilityId})))`} AS patient_linked,
+      (SELECT json_agg(json_build_object('providerId', provider_id, 'resourceId', resource_id, 'weekday', weekday, 'startTime', start_time,
+              'endTime', end_time, 'effectiveFrom', effective_from, 'effectiveTo', effective_to))
+         FROM availability_rule WHERE provider_id = ${q.providerId} AND facility_id = ${q.facilityId}) AS rules,
+      (SELECT json_agg(json_build_object('providerId', provider_id, 'facilityId', facility_id, 'kind', kind, 'resourceId', resource_id,
+              'startAt', start_at, 'endAt', end_at))
+         FROM availability_exception WHERE provider_id = ${q.providerId}
+          AND start_at < ${q.start}::timestamptz + interval '1 day 12 hours' AND end_at > ${q.start}::timestamptz - interval '1 day') AS exceptions`.execute(db)
+  const r = rows[0]
+  return {
+    facility: r.facility,
+    providerName: r.providerName,
+    type: r.type && ({ ...r.type, createdAt: new Date(r.type.createdAt as string) } as AppointmentTypeRow),
+    patientLinked: r.patientLinked,
+    rules: r.rules ?? [],
+    exceptions: (r.exceptions ?? []).map((e) => ({ ...e, startAt: new Date(e.startAt as string), endAt: new Date(e.endAt as string) }) as TargetLookup['exceptions'][number]),
+  }
+}
+
 export const listResources = (db: Db, facilityId: string, ids?: string[]) => {
   let q = db.selectFrom('resource').selectAll().where('facilityId', '=', facilityId).where('active', '=', true).orderBy('name').orderBy('id')
   if (ids) q = q.where('id', 'in', ids.length ? ids : scopeIds([]))
@@ -60,20 +116,6 @@ export const listExceptions = (db: Db, providerIds: string[], facilityId: string
  */
 const liveIn = (from: Date, to: Date) => sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
     AND period && tstzrange(${from}, ${to}, '[)') AND (overbook OR expires_at IS NULL OR expires_at > now())`
-
-/**
- * Under the schedules' advisory locks: deletes their expired holds and returns what still occupies
- * [from, to) (the appointment id, null for a hold or surgical case), in one statement. The SELECT
- * does not see the DELETE, but it leaves out expired holds by itself.
- */
-export async function claimOccupants(trx: Trx, providerIds: string[], resourceIds: string[], from: Date, to: Date) {
-  const { rows } = await sql<{ appointmentId: string | null }>`
-    WITH expired AS (${expiredHolds(providerIds, resourceIds)})
-    SELECT appointment_id FROM reservation WHERE provider_id = ANY(${scopeIds(providerIds)}::uuid[]) AND ${liveIn(from, to)}
-    UNION ALL
-    SELECT appointment_id FROM reservation WHERE resource_id = ANY(${scopeIds(resourceIds)}::uuid[]) AND ${liveIn(from, to)}`.execute(trx)
-  return rows
-}
 
 /**
  * Busy time of each provider and resource in [from, to) (live reservations): one row per owner,
@@ -104,17 +146,25 @@ export const SCHEDULE_LOCK = 4004
 export const lockSchedules = (trx: Trx, ids: string[]) => lockKeys(trx, ids, SCHEDULE_LOCK)
 
 /**
- * After lockSchedules, whether what a booking names can still be booked: a retirement committed
- * while the request was being validated outside the transaction shows here. Provider and resource
- * retirements take the same schedule locks (so this statement, run after ours, sees theirs); an
- * appointment type's retirement locks only the type's row, so the type is read FOR SHARE, which
- * waits for a retirement in progress and then reads the row as it committed.
+ * After lockSchedules, in one statement: whether what a booking names can still be booked, and
+ * what still occupies [from, to) on these schedules (the appointment id of each occupant, null
+ * for a hold or surgical case), deleting their expired holds on the way.
+ *
+ * A retirement committed while the request was being validated outside the transaction shows
+ * here: provider and resource retirements take the same schedule locks (so this statement, run
+ * after ours, sees theirs); an appointment type's retirement locks only the type's row, so the
+ * type is read FOR SHARE, which waits for a retirement in progress and then reads the row as it
+ * committed. The occupancy read does not see the DELETE, but it leaves out expired holds by itself.
  */
-export async function bookable(trx: Trx, b: { providerId: string; appointmentTypeId: string; resourceIds: string[] }) {
-  const { rows } = await sql<{ provider: boolean; type: boolean; resources: boolean }>`
+export async function claimBookable(trx: Trx, b: { providerId: string; appointmentTypeId: string; resourceIds: string[] }, from: Date, to: Date) {
+  const { rows } = await sql<{ provider: boolean; type: boolean; resources: boolean; occupants: (string | null)[] }>`
+    WITH expired AS (${expiredHolds([b.providerId], b.resourceIds)})
     SELECT coalesce((SELECT active FROM provider WHERE id = ${b.providerId}), false) AS provider,
            coalesce((SELECT active FROM appointment_type WHERE id = ${b.appointmentTypeId} FOR SHARE), false) AS type,
-           (SELECT count(*) FROM resource WHERE id = ANY(${scopeIds(b.resourceIds)}::uuid[]) AND active) = ${b.resourceIds.length} AS resources`.execute(trx)
+           (SELECT count(*) FROM resource WHERE id = ANY(${scopeIds(b.resourceIds)}::uuid[]) AND active) = ${b.resourceIds.length} AS resources,
+           ARRAY(SELECT appointment_id FROM reservation WHERE provider_id = ${b.providerId} AND ${liveIn(from, to)}
+                 UNION ALL
+                 SELECT appointment_id FROM reservation WHERE resource_id = ANY(${scopeIds(b.resourceIds)}::uuid[]) AND ${liveIn(from, to)}) AS occupants`.execute(trx)
   return rows[0]
 }
 

@@ -25,6 +25,16 @@ export async function availableIntervals(db: Kysely<Database>, facility: Facilit
     repo.listRules(db, providerIds, facility.id),
     repo.listExceptions(db, providerIds, undefined, from, to),
   ])
+  return intervalsOf(facility, providerIds, from, to, rules, exceptions)
+}
+
+/**
+ * availableIntervals from rules and exceptions already read (the facility's rules of these
+ * providers, their exceptions overlapping at least [from, to)).
+ */
+export function intervalsOf(
+  facility: FacilityInfo, providerIds: string[], from: Date, to: Date, rules: repo.TargetLookup['rules'], exceptions: repo.TargetLookup['exceptions'],
+) {
   const out = new Map<string, Interval[]>()
   for (const providerId of providerIds) {
     const mine = exceptions.filter((e) => e.providerId === providerId)
