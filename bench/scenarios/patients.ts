@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import { DEMO, DEMO_PATIENTS } from '../../src/cli/seed-data.ts'
 import { defineScenario, type BenchContext } from '../lib/scenario.ts'
@@ -75,32 +74,38 @@ const letters = (n: number) => {
 }
 
 /**
- * Names made of letters only (the search keys ignore digits); birth date, phone and names shift
- * with the run, so a create never matches an earlier run's patient (it would be a possible duplicate).
+ * Names made of letters only (the search keys ignore digits). Each run numbers its patients on from
+ * the highest phone number an earlier run used, so a create never shares a phone number (alone
+ * enough for a possible duplicate, 409) or a name with an earlier run's patient.
  */
-const newPatient = (runId: string, n: number) => {
-  const m = n + (parseInt(createHash('sha256').update(runId).digest('hex').slice(0, 8), 16) % 1_000_000)
-  return {
-    facilityId: DEMO.hospitalId,
-    familyName: `Bq${letters(m)}${runId.replace(/[^a-z]/gi, '').slice(0, 6)}`,
-    givenNames: `Zed${letters(m >> 3)}`,
-    birthDate: new Date(Date.UTC(1940, 0, 1) + (m % 25000) * 86400000).toISOString().slice(0, 10),
-    phones: [{ use: 'mobile', number: `+1777${String(m % 10000000).padStart(7, '0')}` }],
-  }
+const newPatient = (runId: string, m: number) => ({
+  facilityId: DEMO.hospitalId,
+  familyName: `Bq${letters(m)}${runId.replace(/[^a-z]/gi, '').slice(0, 6)}`,
+  givenNames: `Zed${letters(m >> 3)}`,
+  birthDate: new Date(Date.UTC(1940, 0, 1) + (m % 25000) * 86400000).toISOString().slice(0, 10),
+  phones: [{ use: 'mobile', number: `+1777${String(m % 10000000).padStart(7, '0')}` }],
+})
+
+/** The number after the highest +1777 phone number a bench create has used (one scan, at setup). */
+async function firstFreeNumber(pool: BenchContext['pool']) {
+  const { rows } = await pool.query<{ n: string }>(
+    `SELECT coalesce(max(substr(phone_numbers[1], 6)::bigint), -1) + 1 AS n FROM patient WHERE family_name LIKE 'Bq%' AND phone_numbers[1] LIKE '+1777%'`,
+  )
+  return Number(rows[0].n)
 }
 
 let created = 0
 
-export const patientCreate = defineScenario<State & { runId: string }>({
+export const patientCreate = defineScenario<State & { runId: string; first: number }>({
   name: 'patient-create',
   description: `POST /patients at ${POPULATION / 1e6}M patients: duplicate check, MRN, insert, audit in one transaction`,
-  setup: async (ctx) => ({ ...(await setup(ctx)), runId: ctx.runId }),
+  setup: async (ctx) => ({ ...(await setup(ctx)), runId: ctx.runId, first: await firstFreeNumber(ctx.pool) }),
   request: (s) => ({
-    method: 'POST', path: '/patients', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: newPatient(s.runId, 0),
+    method: 'POST', path: '/patients', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: newPatient(s.runId, s.first),
   }),
   // One counter across warm-up and measurement (each restarts n): a repeated body would be a
   // possible duplicate (409) of the warm-up's patient.
-  vary: (s) => ({ body: newPatient(s.runId, ++created) }),
+  vary: (s) => ({ body: newPatient(s.runId, s.first + ++created) }),
   raw: {
     label: 'single-row INSERT patient',
     run: (pool, s, n) =>
