@@ -192,10 +192,16 @@ export async function searchPatientsByName(
   cursor: (string | number)[] | undefined,
   limit: number,
 ) {
+  // A key prefix as a range of the text_pattern_ops index, not LIKE 'abc%': a LIKE pattern is an
+  // index range only when the planner sees it as a constant, so the statement was planned afresh
+  // at every search (5.7 ms of planning against 4.6 of execution at a million patients); a range
+  // with parameters works in the cached generic plan. Keys are lower-case a-z only (name keys), and
+  // '{' is the character after 'z'.
+  const startsWith = (column: string, key: string) => sql<boolean>`(${sql.ref(column)} ~>=~ ${key} AND ${sql.ref(column)} ~<~ ${`${key}{`})`
   const given = (keys: NameKeys, prefix: boolean) =>
-    keys.givenKey === null ? sql<boolean>`true` : prefix ? sql<boolean>`patient.given_key LIKE ${`${keys.givenKey}%`}` : sql<boolean>`patient.given_dm = ${keys.givenDm}`
+    keys.givenKey === null ? sql<boolean>`true` : prefix ? startsWith('patient.givenKey', keys.givenKey) : sql<boolean>`patient.given_dm = ${keys.givenDm}`
   const exact = sql<boolean>`(patient.family_key = ${k.familyKey} AND ${k.givenKey === null ? sql`true` : sql`patient.given_key = ${k.givenKey}`})`
-  const prefix = (keys: NameKeys) => sql<boolean>`(patient.family_key LIKE ${`${keys.familyKey}%`} AND ${given(keys, true)})`
+  const prefix = (keys: NameKeys) => sql<boolean>`(${startsWith('patient.familyKey', keys.familyKey!)} AND ${given(keys, true)})`
   // The phonetic rank as two index-ordered branches (primary and alternative family code).
   const phonetic = (keys: NameKeys) => [
     sql<boolean>`(patient.family_dm = ${keys.familyDm} AND ${given(keys, false)})`,
