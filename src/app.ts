@@ -10,6 +10,7 @@ import { NotFoundError, ProblemSchema } from './http/errors.ts'
 import { loggerOptions } from './http/logging.ts'
 import { registerOpenApi } from './http/openapi.ts'
 import { securityHooks } from './http/security.ts'
+import { buildSerializer } from './http/serializer.ts'
 import { buildValidator, inputRules } from './http/validation.ts'
 import { healthRoutes } from './modules/health/health.routes.ts'
 import { organizationRoutes } from './modules/organizations/organization.routes.ts'
@@ -46,7 +47,7 @@ export async function buildApp({ config, db, logStream, sealer = true }: BuildAp
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
-    schemaController: { compilersFactory: { buildValidator } },
+    schemaController: { compilersFactory: { buildValidator, buildSerializer } },
   })
 
   const auditWriter = new AuditWriter(db.kysely, config.AUDIT_FLUSH_MAX_BATCH)
