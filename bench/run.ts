@@ -186,6 +186,12 @@ try {
 
   const prepared: Prepared[] = []
   for (const s of selected) prepared.push(await prepare(s, ctx))
+  // Autovacuum keeps a production database's visibility maps and statistics current; a bench
+  // database loaded in bulk and written by earlier runs may have neither (this machine's Postgres
+  // runs with autovacuum off), which would change index-only scans and plans from run to run.
+  const vacuumStart = Date.now()
+  await pool.query('VACUUM (ANALYZE)')
+  say(`VACUUM (ANALYZE) of the bench database: ${((Date.now() - vacuumStart) / 1000).toFixed(1)} s`)
   // Rounds go round-robin over the scenarios, so a change in the machine's load hits all of them.
   const rounds = prepared.map((): Round[] => [])
   for (let r = 1; r <= roundCount; r++) {
@@ -222,6 +228,7 @@ try {
     loadAverageAtEnd: loadavg()[0].toFixed(1),
     node: process.version,
     postgres: rows[0].v,
+    autovacuum: (await pool.query<{ v: string }>('select current_setting($1) as v', ['autovacuum'])).rows[0].v,
   }
   const table = markdown(results, comparisons, settings)
   process.stdout.write(`\n${table}\n`)
