@@ -88,7 +88,7 @@ async function localClient(databaseUrl: string): Promise<{ client: ImportClient;
   try {
     if (!(await migrationsCurrent(db.kysely))) throw new Error('The database is not migrated to this version: run npm run migrate first')
     const principal = await (await createAuthenticator(config))(`Bearer ${values.token}`)
-    return { client: localImportClient({ config, db: db.kysely, principal }), closeDb: () => db.close() }
+    return { client: localImportClient({ config, db: db.kysely, principal, engine: db.engine }), closeDb: () => db.close() }
   } catch (err) {
     await db.close()
     throw err

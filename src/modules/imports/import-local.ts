@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { Readable } from 'node:stream'
 import type { Kysely } from 'kysely'
 import type { Config } from '../../config.ts'
+import type { Engine } from '../../db/create-db.ts'
 import type { Database } from '../../db/database.ts'
 import { AuditWriter } from '../../http/audit.ts'
 import type { Principal } from '../../http/auth.ts'
@@ -28,7 +29,13 @@ export interface ImportClient {
  * HTTP hop (a migration from a host next to the database). The requests are audited as coming
  * from this host.
  */
-export function localImportClient(opts: { config: Config; db: Kysely<Database>; principal: Principal }): ImportClient {
+export function localImportClient(opts: {
+  config: Config
+  db: Kysely<Database>
+  principal: Principal
+  /** The engine behind db: batches overlap on real Postgres only (PGlite is one connection). */
+  engine?: Engine
+}): ImportClient {
   const { config, db, principal } = opts
   const handlers = importHandlers(config)
   const auditWriter = new AuditWriter(db, config.AUDIT_FLUSH_MAX_BATCH)
@@ -37,7 +44,7 @@ export function localImportClient(opts: { config: Config; db: Kysely<Database>; 
     if (!principal.permissions.has('import:write')) throw new ForbiddenError()
     return { principal, requestId: randomUUID(), purposeOfUse: DEFAULT_PURPOSE_OF_USE, clientIp: `local:${hostname()}`, userAgent: 'patient-access-import-cli', db, auditWriter }
   }
-  const limits = { maxBytes: config.IMPORT_MAX_BYTES, batchRows: config.IMPORT_BATCH_ROWS }
+  const limits = { maxBytes: config.IMPORT_MAX_BYTES, batchRows: config.IMPORT_BATCH_ROWS, overlapBatches: opts.engine === 'postgres' }
   return {
     create: async (body) => service.createImport(ctx(), handlers, body),
     get: async (id) => service.getImport(ctx(), id),

@@ -8,7 +8,7 @@ import { DUPLICATE_LOCK, type NameKeys } from '../patients/patient.repository.ts
 import { CreatePatientBodySchema } from '../patients/patient.schemas.ts'
 import { MERGED_MRN_SYSTEM, mrnFor, scoreCandidates } from '../patients/patient.service.ts'
 import type { PhiCrypto } from '../patients/phi-crypto.ts'
-import type { BatchContext, FieldProblem, ImportKindHandler, RowOutcome } from './import-kind.ts'
+import { RunAlone, type BatchContext, type FieldProblem, type ImportKindHandler, type RowOutcome } from './import-kind.ts'
 import { rowProblem } from './import-parse.ts'
 import { canonical, lockKeys, recordset } from './import-sql.ts'
 import { restrictedAccess, restrictedRecord } from '../patients/patient-guard.ts'
@@ -63,6 +63,7 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
   return {
     schema: PatientImportRowSchema,
     permission: 'patient:write',
+    overlaps: true,
 
     prepare(row, job) {
       const problems: FieldProblem[] = []
@@ -81,30 +82,14 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
 
     keys: (row) => [...(row.identifiers ?? []).map((i) => `id:${identifierKey(i)}`), ...(row.mrn ? [`mrn:${row.mrn}`] : [])],
 
-    async apply({ trx, ctx, job }, rows) {
+    async apply({ trx, ctx, job, previous, locked }, rows) {
       const org = job.organizationId
       const outcomes: (RowOutcome | undefined)[] = rows.map(() => undefined)
 
-      // 1. Natural keys -> existing patients, in two statements for the whole batch. Each key is
-      // unique, so LIMIT 1 changes no answer; it keeps each lookup a probe of the unique index. A
-      // plain join let the planner, whose statistics lag a growing (or new) organisation, hash
-      // all of the organisation's keys for every batch: quadratic over a long import.
-      const idents = rows.flatMap((r) => r.value.identifiers ?? [])
-      const byIdentifier = new Map<string, string>()
-      if (idents.length > 0) {
-        const { rows: hits } = await sql<{ system: string; value: string; patientId: string }>`
-          SELECT v.system, v.value, pi.patient_id FROM ${recordset(idents, [['system', 'system', 'text'], ['value', 'value', 'text']])}
-          CROSS JOIN LATERAL (SELECT pi.patient_id FROM patient_identifier pi WHERE pi.organization_id = ${org} AND pi.system = v.system AND pi.value = v.value LIMIT 1) pi`.execute(trx)
-        for (const h of hits) byIdentifier.set(identifierKey(h), h.patientId)
-      }
-      const mrns = rows.flatMap((r) => (r.value.mrn ? [{ mrn: r.value.mrn }] : []))
-      const byMrn = new Map<string, string>()
-      if (mrns.length > 0) {
-        const { rows: hits } = await sql<{ id: string; mrn: string }>`
-          SELECT p.id, v.mrn FROM ${recordset(mrns, [['mrn', 'mrn', 'text']])}
-          CROSS JOIN LATERAL (SELECT p.id FROM patient p WHERE p.organization_id = ${org} AND p.mrn = v.mrn LIMIT 1) p`.execute(trx)
-        for (const h of hits) byMrn.set(h.mrn, h.id)
-      }
+      // 1. Natural keys -> existing patients. These reads see what has committed; the previous
+      // batch of the upload may still be writing (see previous() below).
+      const byIdentifier = await patientsByIdentifier(trx, org, rows)
+      const byMrn = await patientsByMrn(trx, org, rows)
       const matchOf = rows.map(({ value }, i) => {
         const ids = new Set((value.identifiers ?? []).flatMap((x) => byIdentifier.get(identifierKey(x)) ?? []))
         const viaMrn = value.mrn ? byMrn.get(value.mrn) : undefined
@@ -188,7 +173,27 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
       const probes = keys.map((k, n) => probeOf(rows[fresh[n]].value, k, phi))
       // The same advisory keys as single registrations, so the two never race each other.
       await lockKeys(trx, probes.map((p) => `${org}:${p.keys.familyDm ?? ''}:${p.birthDate}`), DUPLICATE_LOCK)
-      const dbCandidates = await findCandidates(trx, org, probes)
+      const search = candidateLookups(probes)
+      let dbCandidates = await findCandidates(trx, org, search)
+
+      // The previous batch has committed now. Its writes were invisible to the reads above: the
+      // same reads again, restricted to the records it wrote, complete them. A natural key that
+      // resolved, or now resolves, to one of them is rare (rows sharing a key with the previous
+      // batch wait for it in runImport): the batch then runs again alone. Locking that patient here,
+      // after the advisory locks, could deadlock with a registration or another import that holds
+      // the row and waits for one of those locks. Identifiers need no second look: any the previous
+      // batch wrote is a natural key of its rows, which this batch does not share.
+      const missed = await previous()
+      if (missed.length > 0) {
+        const written = new Set(missed)
+        const later = await patientsByMrn(trx, org, rows, missed)
+        if (later.size > 0 || [...byIdentifier.values(), ...byMrn.values()].some((id) => written.has(id))) throw new RunAlone()
+        if (checking) {
+          const more = await findCandidates(trx, org, search, missed)
+          dbCandidates = dbCandidates.map((found, n) => [...found.filter((c) => !written.has(c.id)), ...more[n]])
+        }
+      }
+      locked()
       const batchIndex = new Map<string, Candidate[]>()
       for (const [n, i] of fresh.entries()) {
         const value = rows[i].value
@@ -257,6 +262,36 @@ function buckets(p: Probe): string[] {
   ]
 }
 
+/**
+ * Natural keys -> existing patients, one statement for the whole batch per kind of key. Each key
+ * is unique, so LIMIT 1 changes no answer; it keeps each lookup a probe of the unique index. A
+ * plain join let the planner, whose statistics lag a growing (or new) organisation, hash all of the
+ * organisation's keys for every batch: quadratic over a long import.
+ */
+async function patientsByIdentifier(trx: Transaction<Database>, org: string, rows: { value: PatientRow }[]) {
+  const idents = rows.flatMap((r) => r.value.identifiers ?? [])
+  const found = new Map<string, string>()
+  if (idents.length === 0) return found
+  const { rows: hits } = await sql<{ system: string; value: string; patientId: string }>`
+    SELECT v.system, v.value, pi.patient_id FROM ${recordset(idents, [['system', 'system', 'text'], ['value', 'value', 'text']])}
+    CROSS JOIN LATERAL (SELECT pi.patient_id FROM patient_identifier pi WHERE pi.organization_id = ${org} AND pi.system = v.system AND pi.value = v.value LIMIT 1) pi`.execute(trx)
+  for (const h of hits) found.set(identifierKey(h), h.patientId)
+  return found
+}
+
+/** As patientsByIdentifier, for MRNs; `within`, when given, are the only patients to answer. */
+async function patientsByMrn(trx: Transaction<Database>, org: string, rows: { value: PatientRow }[], within?: string[]) {
+  const mrns = rows.flatMap((r) => (r.value.mrn ? [{ mrn: r.value.mrn }] : []))
+  const found = new Map<string, string>()
+  if (mrns.length === 0) return found
+  const only = within ? sql`AND p.id = ANY(${within}::uuid[])` : sql``
+  const { rows: hits } = await sql<{ id: string; mrn: string }>`
+    SELECT p.id, v.mrn FROM ${recordset(mrns, [['mrn', 'mrn', 'text']])}
+    CROSS JOIN LATERAL (SELECT p.id FROM patient p WHERE p.organization_id = ${org} AND p.mrn = v.mrn ${only} LIMIT 1) p`.execute(trx)
+  for (const h of hits) found.set(h.mrn, h.id)
+  return found
+}
+
 /** Name search keys of many rows in one statement, by the SQL functions behind the stored keys. */
 async function probeKeys(trx: Transaction<Database>, values: PatientRow[]): Promise<NameKeys[]> {
   const input = values.map((v, ord) => ({ ord, family: v.familyName, given: v.givenNames.trim().split(/\s+/)[0] }))
@@ -289,12 +324,8 @@ const CRITERIA: { key: (p: Probe) => [string, string | null] | undefined; where:
   { key: (p) => (p.ssnHmac ? [p.ssnHmac, null] : undefined), where: sql`p.ssn_hmac IS NOT NULL AND p.ssn_hmac = v.a` },
 ]
 
-/**
- * Possible duplicates of every probe, in one statement: up to 20 patients per criterion, each
- * distinct key looked up once however many rows of the batch share it.
- */
-async function findCandidates(trx: Transaction<Database>, org: string, probes: Probe[]): Promise<Candidate[][]> {
-  if (probes.length === 0) return []
+/** The lookups of every probe under each criterion, each distinct key once however many rows share it. */
+function candidateLookups(probes: Probe[]) {
   const lookups: { n: number; c: number; a: string; b: string | null }[] = []
   const lookupOf = new Map<string, number>()
   const probeLookups = probes.map((p) => {
@@ -313,25 +344,48 @@ async function findCandidates(trx: Transaction<Database>, org: string, probes: P
     })
     return ns
   })
+  return { count: lookups.length, probeLookups, input: recordset(lookups, [['n', 'n', 'int'], ['c', 'c', 'int'], ['a', 'a', 'text'], ['b', 'b', 'text']]) }
+}
+
+/**
+ * Possible duplicates of every probe, in one statement: up to 20 patients per criterion and
+ * lookup. `within`, when given, are the only patients to consider (those the previous batch
+ * wrote), however many match.
+ */
+async function findCandidates(trx: Transaction<Database>, org: string, search: ReturnType<typeof candidateLookups>, within?: string[]): Promise<Candidate[][]> {
+  const { count, probeLookups, input } = search
+  if (probeLookups.length === 0) return []
   // The organisation is a filter only (IS NOT DISTINCT FROM is not indexable): as an index
   // condition, which the planner picks while its statistics have not seen the organisation grow,
   // every lookup would read all of the organisation's patients. `v.c = n` is decided once per
   // lookup, so each runs only its own criterion's branch.
-  const branches = CRITERIA.map(({ where }, c) => sql`(
-    SELECT p.id FROM patient p WHERE v.c = ${sql.lit(c)} AND p.organization_id IS NOT DISTINCT FROM ${org}::uuid AND p.active AND ${where} LIMIT 20)`)
+  const candidate = sql`p.organization_id IS NOT DISTINCT FROM ${org}::uuid AND p.active`
+  // `within` is one batch's records at most: each criterion joins the lookups with them. The
+  // planner, blind to the sizes of both, picks nested loops, a million comparisons per criterion
+  // in a batch of 1,000; hash joins take a few milliseconds.
+  const matches = within
+    ? sql`
+      w AS MATERIALIZED (SELECT * FROM patient p WHERE p.id = ANY(${within}::uuid[]) AND ${candidate}),
+      v AS MATERIALIZED (SELECT * FROM ${input}),
+      m AS (${sql.join(CRITERIA.map(({ where }, c) => sql`SELECT v.n, p.id FROM v JOIN w p ON v.c = ${sql.lit(c)} AND ${where}`), sql` UNION ALL `)})`
+    : sql`
+      m AS (
+        SELECT v.n, c.id FROM ${input}
+        CROSS JOIN LATERAL (${sql.join(CRITERIA.map(({ where }, c) => sql`(SELECT p.id FROM patient p WHERE v.c = ${sql.lit(c)} AND ${candidate} AND ${where} LIMIT 20)`), sql` UNION ALL `)}) c
+      )`
+  if (within) await sql`SET LOCAL enable_nestloop = off`.execute(trx)
   // Answered as one JSON text of columns, each candidate's once: as thousands of result rows they
   // cost the driver more than the lookups cost Postgres.
   const { rows } = await sql<{ found: string }>`
-    WITH m AS (
-      SELECT v.n, c.id FROM ${recordset(lookups, [['n', 'n', 'int'], ['c', 'c', 'int'], ['a', 'a', 'text'], ['b', 'b', 'text']])}
-      CROSS JOIN LATERAL (${sql.join(branches, sql` UNION ALL `)}) c
-    )
+    WITH ${matches}
     SELECT json_build_array(
       (SELECT json_build_array(array_agg(m.n), array_agg(m.id)) FROM m),
       (SELECT json_build_array(array_agg(p.id), array_agg(p.family_key), array_agg(p.given_key), array_agg(p.family_dm), array_agg(p.given_dm),
          array_agg(to_json(p.phone_numbers)), array_agg(p.email), array_agg(p.ssn_hmac), array_agg(p.address), array_agg(p.birth_date::text))
-       FROM patient p WHERE p.id IN (SELECT id FROM m))
+       FROM ${within ? sql`w` : sql`patient`} p WHERE p.id IN (SELECT id FROM m))
     )::text AS found`.execute(trx)
+  // The batch's writes need nested loops (an update joins patient by id).
+  if (within) await sql`SET LOCAL enable_nestloop TO DEFAULT`.execute(trx)
   type Col<T> = T[] | null
   const [[ns, ids], [id, familyKey, givenKey, familyDm, givenDm, phones, email, ssnHmac, address, birthDate]] = JSON.parse(rows[0].found) as [
     [Col<number>, Col<string>],
@@ -342,7 +396,7 @@ async function findCandidates(trx: Transaction<Database>, org: string, probes: P
     id: cid, familyKey: familyKey![i], givenKey: givenKey![i], familyDm: familyDm![i], givenDm: givenDm![i],
     phoneNumbers: phones![i], email: email![i], ssnHmac: ssnHmac![i], address: address![i] as Candidate['address'], birthDate: birthDate![i],
   }))
-  const found: Candidate[][] = lookups.map(() => [])
+  const found: Candidate[][] = Array.from({ length: count }, () => [])
   ns?.forEach((n, i) => found[n].push(byId.get(ids![i])!))
   return probeLookups.map((ls) => {
     // One patient can answer several criteria of the row: each candidate once.

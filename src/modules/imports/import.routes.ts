@@ -25,7 +25,8 @@ class UploadBody {
 
 export const importRoutes: FastifyPluginAsync = async (app) => {
   const handlers = importHandlers(app.config)
-  const opts = { maxBytes: app.config.IMPORT_MAX_BYTES, batchRows: app.config.IMPORT_BATCH_ROWS }
+  // PGlite is one connection: a second batch's transaction would only queue behind the first.
+  const opts = { maxBytes: app.config.IMPORT_MAX_BYTES, batchRows: app.config.IMPORT_BATCH_ROWS, overlapBatches: app.db.engine === 'postgres' }
   app.addSchema(ImportSchema)
   app.addSchema(ImportResultSchema)
   const Import = Type.Ref('Import')

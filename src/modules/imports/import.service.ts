@@ -5,7 +5,7 @@ import { canActFor, facilityScope } from '../../http/auth.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, ProblemError } from '../../http/errors.ts'
 import { buildValidator } from '../../http/validation.ts'
-import type { ImportKindHandler, RowOutcome } from './import-kind.ts'
+import { RunAlone, type ImportKindHandler, type RowOutcome } from './import-kind.ts'
 import { byteLimit, readRows, rowProblem, TooLargeError, type ParsedRow, type RowProblem } from './import-parse.ts'
 import * as repo from './import.repository.ts'
 import type { CreateImportBody, Import, ImportFormat, ImportKind, ImportResult } from './import.schemas.ts'
@@ -15,6 +15,11 @@ export type KindHandlers = Partial<Record<ImportKind, ImportKindHandler<any>>>
 export interface ImportOptions {
   maxBytes: number
   batchRows: number
+  /**
+   * Whether a handler that overlaps may have two batches in flight, each on its own connection:
+   * real Postgres. PGlite is one connection, whose transactions run one after another.
+   */
+  overlapBatches: boolean
 }
 
 export function toImport(row: repo.ImportJobRow): Import {
@@ -109,10 +114,11 @@ interface Pending {
 
 /**
  * Reads an import's file from `source` and applies it batch by batch. Each batch is one
- * transaction holding its records, their audit events, its results and the advanced checkpoint,
- * so a crash or a broken upload loses at most the batch in flight, and sending the same file again
- * skips exactly the rows already committed. Rows whose natural keys repeat a key of the batch
- * being filled start a new batch, so a later row always sees the earlier one committed.
+ * transaction holding its records, their audit events, its results and the advanced checkpoint;
+ * batches commit in file order, so a crash or a broken upload loses at most the batches in flight,
+ * and sending the same file again skips exactly the rows already committed. Rows whose natural
+ * keys repeat a key of the batch being filled start a new batch, so a later row always sees the
+ * earlier one committed.
  */
 export async function runImport(
   ctx: RequestContext,
@@ -149,21 +155,25 @@ export async function runImport(
   upload.source.on('error', (err) => limiter.destroy(err))
   upload.source.pipe(limiter)
 
-  // The next batch is read and validated while the database applies the one before: the two
-  // overlap. Still one batch in flight at a time, so each batch sees the one before it committed,
-  // and at most two batches are in memory.
+  // The next batch is read and validated while the database applies the ones before. A handler
+  // that overlaps has two batches in flight: one writing, the next reading and locking (see
+  // startBatch); at most three batches are in memory.
+  const overlap = opts.overlapBatches && handler.overlaps === true
   let batch: Pending[] = []
   let batchKeys = new Set<string>()
-  let applying: Promise<void> = Promise.resolve()
+  let last: InFlight = { committed: Promise.resolve([]), locked: Promise.resolve() }
+  let lastKeys = new Set<string>()
   const flush = async () => {
     if (batch.length === 0) return
     const rows = batch
+    const keys = batchKeys
     batch = []
     batchKeys = new Set()
-    await applying
-    applying = applyBatch(ctx, handler, job, rows)
-    // Awaited at the next flush or at the end; a failure until then is not an unhandled rejection.
-    applying.catch(() => undefined)
+    // A natural key of the batch before resolves otherwise once that batch commits: wait for it.
+    const early = overlap && ![...keys].some((k) => lastKeys.has(k))
+    await (early ? last.locked : last.committed)
+    last = startBatch(ctx, handler, job, rows, early ? last.committed : undefined)
+    lastKeys = keys
   }
 
   try {
@@ -177,11 +187,11 @@ export async function runImport(
       if (batch.length >= opts.batchRows) await flush()
     }
     await flush()
-    await applying
+    await last.committed
   } catch (err) {
     upload.source.unpipe(limiter)
-    // The batch in flight settles first: its commit is the checkpoint a resumed upload starts after.
-    await applying.catch(() => undefined)
+    // The batches in flight settle first: the last commit is the checkpoint a resumed upload starts after.
+    await last.committed.catch(() => undefined)
     await stop(ctx, id, err)
     throw err
   }
@@ -200,23 +210,86 @@ function checkRow(handler: ImportKindHandler<any>, validate: ValidateFunction, j
   return { row: parsed.row, value }
 }
 
-async function applyBatch(ctx: RequestContext, handler: ImportKindHandler<any>, job: repo.ImportJobRow, rows: Pending[]) {
-  await ctx.db.transaction().execute(async (trx) => {
+interface InFlight {
+  /**
+   * Settles when the batch has committed, with the ids of the records it wrote, or has failed; never
+   * before the batch before it has settled, so a failure cannot let a later batch commit.
+   */
+  committed: Promise<string[]>
+  /** Settles once the batch holds all its locks (the next may begin its reads), or has failed. */
+  locked: Promise<void>
+}
+
+/**
+ * Applies one batch in its own transaction. `before` is the previous batch still in flight, for an
+ * overlapping handler; without it, the previous batch has committed. Commits stay in file order:
+ * the batch commits only after `before` has, inside its own transaction, so the checkpoint only
+ * moves forward and a failed batch stops every later one from committing.
+ */
+function startBatch(ctx: RequestContext, handler: ImportKindHandler<any>, job: repo.ImportJobRow, rows: Pending[], before: Promise<string[]> | undefined): InFlight {
+  let signal!: () => void
+  let fail!: (err: unknown) => void
+  const locked = new Promise<void>((resolve, reject) => ((signal = resolve), (fail = reject)))
+  const committed = (async () => {
+    try {
+      try {
+        return await applyBatch(ctx, handler, job, rows, before, signal)
+      } catch (err) {
+        if (!(err instanceof RunAlone)) throw err
+        return await applyBatch(ctx, handler, job, rows, undefined, signal, before)
+      }
+    } catch (err) {
+      fail(err)
+      await before?.catch(() => undefined)
+      throw err
+    }
+  })()
+  // Awaited by the next batch or at the end; a failure until then is not an unhandled rejection.
+  committed.catch(() => undefined)
+  locked.catch(() => undefined)
+  return { committed, locked }
+}
+
+async function applyBatch(
+  ctx: RequestContext,
+  handler: ImportKindHandler<any>,
+  job: repo.ImportJobRow,
+  rows: Pending[],
+  before: Promise<string[]> | undefined,
+  locked: () => void,
+  // A batch run again alone: it begins once the batch before has committed.
+  after?: Promise<string[]>,
+): Promise<string[]> {
+  await after
+  const valid = rows.filter((r) => r.value) as { row: number; value: Record<string, unknown> }[]
+  const results = await ctx.db.transaction().execute(async (trx) => {
     // A batch's statements each take milliseconds; Postgres' JIT would spend hundreds compiling them.
     await sql`SET LOCAL jit = off`.execute(trx)
-    const locked = await repo.lockImportJob(trx, job.id)
-    // Another upload of the same import got here first: its rows are not ours to repeat.
-    if (Number(locked.rowsProcessed) !== rows[0].row - 1 || locked.status !== 'running') {
-      throw new ConflictError('import-in-progress', 'Another upload of this import is running; watch its progress or retry later')
-    }
-    const valid = rows.filter((r) => r.value) as { row: number; value: Record<string, unknown> }[]
-    const applied = valid.length > 0 ? await handler.apply({ trx, ctx, job }, valid) : []
+    let settled: Promise<string[]> | undefined
+    const previous = () =>
+      (settled ??= (async () => {
+        const missed = (await before) ?? []
+        const current = await repo.lockImportJob(trx, job.id)
+        // Another upload of the same import got here first: its rows are not ours to repeat.
+        if (Number(current.rowsProcessed) !== rows[0].row - 1 || current.status !== 'running') {
+          throw new ConflictError('import-in-progress', 'Another upload of this import is running; watch its progress or retry later')
+        }
+        return missed
+      })())
+    // An overlapping handler takes the import's lock last, after its own locks: the batch before it
+    // holds that lock until it commits, and must never wait for this batch.
+    if (!handler.overlaps) await previous()
+    const applied = valid.length > 0 ? await handler.apply({ trx, ctx, job, previous, locked }, valid) : []
+    await previous()
+    locked()
     const byRow = new Map<number, RowOutcome>(valid.map((r, n) => [r.row, applied[n]]))
     const results = rows.map((r) => byRow.get(r.row) ?? { outcome: 'rejected' as const, recordId: null, problem: r.problem })
     const counts = { created: 0, updated: 0, unchanged: 0, rejected: 0, duplicate: 0 }
     for (const r of results) counts[r.outcome]++
     await repo.commitBatch(trx, job.id, rows[0].row, results, counts)
+    return results
   })
+  return job.dryRun ? [] : results.flatMap((r) => (r.recordId && (r.outcome === 'created' || r.outcome === 'updated') ? [r.recordId] : []))
 }
 
 /**
