@@ -14,6 +14,7 @@ import { migrateToLatest } from '../src/db/migrator.ts'
 import { mintTrialToken } from '../src/http/auth.ts'
 import { startAppServer } from './lib/app-server.ts'
 import { ensureDatabase } from './lib/database.ts'
+import { cpuSeconds } from './lib/cpu.ts'
 
 /**
  * Batch import of patients against real PostgreSQL, next to a raw COPY of the same rows into the
@@ -66,16 +67,6 @@ function rows(format: (i: number) => string) {
 const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
 const rssNow = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`
-/** CPU seconds (user + system) a process has used, from /proc in clock ticks of 10 ms; 0 once it is gone. */
-function cpuSeconds(pid: number) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return (Number(f[11]) + Number(f[12])) / 100
-  } catch {
-    return 0
-  }
-}
-
 await ensureDatabase(url, true)
 const dataDir = mkdtempSync(join(tmpdir(), 'pa-import-bench-'))
 const config = loadConfig({ DATABASE_URL: url, DATA_DIR: dataDir })
