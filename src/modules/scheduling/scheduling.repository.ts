@@ -12,8 +12,8 @@ export function findFacility(db: Db, id: string, facilityIds: string[] | undefin
   return q.executeTakeFirst()
 }
 
-/** A patient of the facility's organisation who is linked to that facility. */
-export const findPatientAtFacility = (db: Db, patientId: string, facilityId: string) =>
+/** A patient of the facility's organisation who is linked to that facility (as a query, for findTarget too). */
+const patientAtFacility = (db: Db, patientId: string, facilityId: string) =>
   db.selectFrom('patient')
     .select(['patient.id', 'patient.familyName', 'patient.givenNames'])
     .where('patient.id', '=', patientId)
@@ -22,20 +22,25 @@ export const findPatientAtFacility = (db: Db, patientId: string, facilityId: str
       eb.exists(eb.selectFrom('patientFacility').select('patientFacility.patientId')
         .whereRef('patientFacility.patientId', '=', 'patient.id').where('patientFacility.facilityId', '=', facilityId)),
     ]))
-    .executeTakeFirst()
 
-export const findProviderAtFacility = (db: Db, providerId: string, facilityId: string) =>
+export const findPatientAtFacility = (db: Db, patientId: string, facilityId: string) => patientAtFacility(db, patientId, facilityId).executeTakeFirst()
+
+/** An active provider working at the facility (as a query, for findTarget too). */
+const providerAtFacility = (db: Db, providerId: string, facilityId: string) =>
   db.selectFrom('provider')
     .innerJoin('providerFacility', 'providerFacility.providerId', 'provider.id')
     .selectAll('provider')
     .where('provider.id', '=', providerId)
     .where('providerFacility.facilityId', '=', facilityId)
     .where('provider.active', '=', true)
-    .executeTakeFirst()
 
-/** An active appointment type of the organisation: what can be searched, held and booked. */
-export const findAppointmentType = (db: Db, id: string, organizationId: string) =>
-  db.selectFrom('appointmentType').selectAll().where('id', '=', id).where('organizationId', '=', organizationId).where('active', '=', true).executeTakeFirst()
+export const findProviderAtFacility = (db: Db, providerId: string, facilityId: string) => providerAtFacility(db, providerId, facilityId).executeTakeFirst()
+
+/** An active appointment type of the organisation: what can be searched, held and booked (as a query, for findTarget too). */
+const activeAppointmentType = (db: Db, id: string, organizationId: string | RawBuilder<string>) =>
+  db.selectFrom('appointmentType').selectAll().where('id', '=', id).where('organizationId', '=', organizationId).where('active', '=', true)
+
+export const findAppointmentType = (db: Db, id: string, organizationId: string) => activeAppointmentType(db, id, organizationId).executeTakeFirst()
 
 /** What findTarget returns: each part null when it does not exist (or is out of scope, or retired). */
 export interface TargetLookup {
@@ -66,15 +71,13 @@ export async function findTarget(
     WITH f AS (SELECT id, organization_id, name, time_zone, kind FROM facility WHERE id = ${q.facilityId} ${inScope})
     SELECT
       (SELECT json_build_object('id', id, 'organizationId', organization_id, 'name', name, 'timeZone', time_zone, 'kind', kind) FROM f) AS facility,
-      (SELECT p.display_name FROM provider p JOIN provider_facility pf ON pf.provider_id = p.id
-        WHERE p.id = ${q.providerId} AND pf.facility_id = ${q.facilityId} AND p.active) AS provider_name,
+      (SELECT p.display_name FROM (${providerAtFacility(db, q.providerId, q.facilityId)}) p) AS provider_name,
       (SELECT json_build_object('id', t.id, 'organizationId', t.organization_id, 'code', t.code, 'name', t.name, 'specialtyId', t.specialty_id,
               'durationMinutes', t.duration_minutes, 'bufferBeforeMinutes', t.buffer_before_minutes, 'bufferAfterMinutes', t.buffer_after_minutes,
               'resourceKinds', t.resource_kinds, 'requiresReferral', t.requires_referral, 'requiresPriorAuth', t.requires_prior_auth,
               'minimumNoticeMinutes', t.minimum_notice_minutes, 'active', t.active, 'version', t.version, 'createdAt', t.created_at)
-         FROM appointment_type t JOIN f ON t.organization_id = f.organization_id WHERE t.id = ${q.appointmentTypeId} AND t.active) AS type,
-      ${q.patientId === undefined ? sql`NULL::boolean` : sql`EXISTS (SELECT 1 FROM patient WHERE id = ${q.patientId} AND (facility_id = ${q.facilityId}
-         OR EXISTS (SELECT 1 FROM patient_facility WHERE patient_id = ${q.patientId} AND facility_id = ${q.facilityId})))`} AS patient_linked,
+         FROM (${activeAppointmentType(db, q.appointmentTypeId, sql<string>`(SELECT organization_id FROM f)`)}) t) AS type,
+      ${q.patientId === undefined ? sql`NULL::boolean` : sql`EXISTS (${patientAtFacility(db, q.patientId, q.facilityId)})`} AS patient_linked,
       (SELECT json_agg(json_build_object('providerId', provider_id, 'resourceId', resource_id, 'weekday', weekday, 'startTime', start_time,
               'endTime', end_time, 'effectiveFrom', effective_from, 'effectiveTo', effective_to))
          FROM availability_rule WHERE provider_id = ${q.providerId} AND facility_id = ${q.facilityId}) AS rules,
