@@ -11,6 +11,7 @@ import * as importKinds from './20261127T180000Z-import-kinds.ts'
 import * as schedulingEdits from './20261127T181000Z-scheduling-edits.ts'
 import * as nameSearchOrder from './20261127T182000Z-name-search-order.ts'
 import * as duplicateProbeCover from './20261127T190000Z-duplicate-probe-cover.ts'
+import * as registrationCheck from './20261127T200000Z-registration-check.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -27,4 +28,5 @@ export const migrations = {
   '20261127T181000Z-scheduling-edits': schedulingEdits,
   '20261127T182000Z-name-search-order': nameSearchOrder,
   '20261127T190000Z-duplicate-probe-cover': duplicateProbeCover,
+  '20261127T200000Z-registration-check': registrationCheck,
 }

@@ -49,9 +49,9 @@ export async function insertAuditEvents(db: Kysely<Database>, events: NewAuditEv
 /**
  * The same INSERT as a statement fragment, for a write that carries its audit event in its own
  * statement (a data-modifying CTE): one round trip fewer, and the event exists exactly when the
- * write does.
+ * write does. `onlyIf`: a condition on the statement's other parts (the write happened).
  */
-export function auditInsert(events: NewAuditEvent[]): RawBuilder<unknown> {
+export function auditInsert(events: NewAuditEvent[], onlyIf?: RawBuilder<boolean>): RawBuilder<unknown> {
   const rows = events.map((e) => {
     const row = JSON.stringify({
       occurred_at: e.occurredAt ?? null, request_id: e.requestId ?? null, actor_sub: e.actorSub ?? null, actor_roles: e.actorRoles ?? [],
@@ -69,7 +69,7 @@ export function auditInsert(events: NewAuditEvent[]): RawBuilder<unknown> {
            patient_id, outcome, purpose_of_use, client_ip, user_agent, break_glass, detail
       FROM jsonb_to_recordset(${`[${rows.join(',')}]`}::jsonb) AS v(occurred_at timestamptz, request_id text, actor_sub text, actor_roles text[],
            facility_id uuid, action text, verb text, resource_type text, resource_id text, patient_id uuid, outcome text, purpose_of_use text,
-           client_ip text, user_agent text, break_glass boolean, detail jsonb)`
+           client_ip text, user_agent text, break_glass boolean, detail jsonb)${onlyIf ? sql` WHERE ${onlyIf}` : sql``}`
 }
 
 interface Pending {

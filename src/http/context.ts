@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely'
+import type { Kysely, RawBuilder, Transaction } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { auditEvent, auditInsert, insertAuditEvents, type AuditFields, type AuditWriter } from './audit.ts'
 import type { Principal } from './auth.ts'
@@ -35,7 +35,7 @@ export function auditChange(trx: Transaction<Database>, ctx: RequestContext, fie
   return insertAuditEvents(trx, [auditEvent(ctx, fields)])
 }
 
-/** auditChange as a fragment of the change's own statement (see auditInsert). */
-export function auditChangeIn(ctx: RequestContext, fields: AuditFields) {
-  return auditInsert([auditEvent(ctx, fields)])
+/** auditChange as a fragment of the change's own statement (see auditInsert), written when `onlyIf` holds. */
+export function auditChangeIn(ctx: RequestContext, fields: AuditFields, onlyIf?: RawBuilder<boolean>) {
+  return auditInsert([auditEvent(ctx, fields)], onlyIf)
 }

@@ -48,51 +48,94 @@ export async function lockPatient(trx: Transaction<Database>, id: string, facili
   return q.executeTakeFirst()
 }
 
-/** Advisory-lock namespace of the duplicate check (prepareInsert); batch imports lock under it too. */
+/** Advisory-lock namespace of the duplicate check (patient_registration_check); batch imports lock under it too. */
 export const DUPLICATE_LOCK = 0
 
-/**
- * Before a patient insert, in one round trip: the organisation of the registering facility (no
- * row: no such facility), the name keys, the next MRN number, and a transaction-scoped advisory
- * lock on (organisation, phonetic family code, birth date), so two concurrent registrations of the
- * same person cannot both pass the duplicate check. Batch imports take the same key
- * (`<organisation>:<family code>:<birth date>` under DUPLICATE_LOCK), so they serialise with it.
- *
- * It also sets plan_cache_mode to force_generic_plan for the rest of the transaction: the
- * duplicate probe's phone branch is estimated at the default overlap selectivity, twice as high
- * for a parameter as for a constant (phone numbers have no common elements to keep statistics
- * of), so Postgres judged its cached generic plan dearer and planned the probe afresh at every
- * registration (0.7 ms of its 1.2), to the same plan.
- */
-export async function prepareInsert(trx: Transaction<Database>, facilityId: string, family: string, given: string, birthDate: string) {
-  const { rows } = await sql<NameKeys & { organizationId: string; mrnSequence: string }>`
-    SELECT fac.organization_id, k.f AS family_key, k.fdm AS family_dm, dmetaphone_alt(k.f) AS family_dm_alt, k.g AS given_key, dmetaphone(k.g) AS given_dm,
-           nextval('patient_mrn_seq')::text AS mrn_sequence,
-           pg_advisory_xact_lock(hashtextextended(fac.organization_id::text || ':' || coalesce(k.fdm, '') || ':' || ${birthDate}, ${sql.lit(DUPLICATE_LOCK)}))::text AS locked,
-           set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode
-    FROM facility fac, (SELECT f, dmetaphone(f) AS fdm, g FROM (SELECT patient_name_key(${family}) AS f, patient_name_key(${given}) AS g) n) k
-    WHERE fac.id = ${facilityId}`.execute(trx)
-  return rows[0] as (typeof rows)[0] | undefined
+/** Columns a registration writes from its request, with their SQL types (recordset). */
+export const PATIENT_DEMOGRAPHICS = [
+  ['familyName', 'family_name', 'text'], ['givenNames', 'given_names', 'text'], ['birthDate', 'birth_date', 'date'],
+  ['prefix', 'prefix', 'text'], ['suffix', 'suffix', 'text'], ['preferredName', 'preferred_name', 'text'],
+  ['administrativeSex', 'administrative_sex', 'text'], ['genderIdentity', 'gender_identity', 'text'], ['language', 'language', 'text'],
+  ['maritalStatus', 'marital_status', 'text'], ['address', 'address', 'jsonb'], ['phones', 'phones', 'jsonb'],
+  ['phoneNumbers', 'phone_numbers', 'text[]'], ['email', 'email', 'text'], ['emergencyContacts', 'emergency_contacts', 'jsonb'],
+  ['guarantor', 'guarantor', 'jsonb'], ['preferredContact', 'preferred_contact', 'text'],
+  ['smsReminderConsent', 'sms_reminder_consent', 'boolean'], ['emailReminderConsent', 'email_reminder_consent', 'boolean'],
+  ['ssnCipher', 'ssn_cipher', 'text'], ['ssnHmac', 'ssn_hmac', 'text'], ['ssnLast4', 'ssn_last4', 'text'], ['restriction', 'restriction', 'text'],
+] as const
+
+/** PATIENT_DEMOGRAPHICS and what a newborn admission adds. */
+const INSERT_COLUMNS = [
+  ['id', 'id', 'uuid'], ['facilityId', 'facility_id', 'uuid'], ...PATIENT_DEMOGRAPHICS,
+  ['motherPatientId', 'mother_patient_id', 'uuid'], ['birthTime', 'birth_time', 'timestamptz'], ['multipleBirthOrder', 'multiple_birth_order', 'int'],
+] as const
+
+export type NewPatientRow = { id: string; facilityId: string; familyName: string; givenNames: string; birthDate: string } & Partial<
+  Record<(typeof INSERT_COLUMNS)[number][0], unknown>
+>
+
+/** A record the duplicate probe found: what scoreCandidates compares. */
+export interface DuplicateProbeRow {
+  id: string
+  familyKey: string | null
+  givenKey: string | null
+  familyDm: string | null
+  givenDm: string | null
+  phoneNumbers: string[]
+  email: string | null
+  ssnHmac: string | null
+  address: unknown
+  birthDate: string
+}
+
+export interface DuplicateCheck {
+  /** false: no probe (a newborn shares a name, a birth date and a mother with its twin). */
+  duplicates: boolean
+  /** Candidates the caller has scored: the insert goes ahead when the probe finds no others. */
+  seen: string[]
+  phones: string[]
+  email: string | null
+  ssnHmac: string | null
 }
 
 /**
- * Inserts the patient, its registering-facility link, its identifiers and its audit event
- * (auditChangeIn) in one statement; returns the row as findPatientById would. An identifier taken
- * by another patient fails the statement (23505 on patient_identifier's unique key).
+ * A registration in one statement (migration 20261127T200000Z-registration-check): the
+ * organisation of the registering facility, the duplicate-check lock and probe, the next MRN, and,
+ * when the probe found nothing the caller has not scored, the patient, its registering-facility
+ * link, its identifiers and its audit event. Undefined: no such facility. `candidates`: the insert
+ * did not happen; score them and call again with their ids in `check.seen`. Outside a transaction
+ * the statement is its own (the lock lasts as long as it). An identifier taken by another patient
+ * fails the statement (23505 on patient_identifier's unique key).
  */
 export async function insertPatient(
-  trx: Transaction<Database>, values: NewPatient & { id: string }, identifiers: { system: string; value: string }[], audit: RawBuilder<unknown>,
-): Promise<PatientRecord> {
-  const insert = trx.insertInto('patient').values(values).returning(columns).returning(sql<string>`birth_date::text`.as('birthDate'))
-  const { rows } = await sql<Omit<PatientRecord, 'facilityIds' | 'identifiers'>>`
-    WITH p AS (${insert}),
+  db: Db | Transaction<Database>,
+  row: NewPatientRow,
+  identifiers: { system: string; value: string }[],
+  check: DuplicateCheck,
+  audit: (inserted: RawBuilder<boolean>) => RawBuilder<unknown>,
+): Promise<{ patient: PatientRecord } | { keys: NameKeys; candidates: DuplicateProbeRow[] } | undefined> {
+  const cols = INSERT_COLUMNS.filter(([k]) => row[k] !== undefined)
+  const insert = db
+    .insertInto('patient')
+    .columns(['organizationId', 'mrn', ...cols.map(([k]) => k)] as (keyof NewPatient)[])
+    .expression(sql`SELECT f.organization_id, f.mrn, ${sql.raw(cols.map(([, c]) => `v.${c}`).join(', '))} FROM f, ${recordset([row], cols)} WHERE f.proceed`)
+    .returning(columns)
+    .returning(sql<string>`birth_date::text`.as('birthDate'))
+  const { rows } = await sql<Omit<PatientRecord, 'facilityIds' | 'identifiers'> & NameKeys & { proceed: boolean; candidates: DuplicateProbeRow[] }>`
+    WITH f AS MATERIALIZED (
+      SELECT * FROM patient_registration_check(${row.facilityId}, ${row.familyName}, ${row.givenNames}, ${row.birthDate},
+                                               ${check.phones}::text[], ${check.email}, ${check.ssnHmac}, ${check.duplicates}, ${check.seen}::uuid[])),
+    p AS (${insert}),
     linked AS (INSERT INTO patient_facility (patient_id, facility_id) SELECT id, facility_id FROM p),
     identified AS (INSERT INTO patient_identifier (organization_id, patient_id, system, value)
                    SELECT p.organization_id, p.id, v.system, v.value FROM p, ${recordset(identifiers, [['system', 'system', 'text'], ['value', 'value', 'text']])}),
-    audited AS (${audit})
-    SELECT * FROM p`.execute(trx)
+    audited AS (${audit(sql<boolean>`EXISTS (SELECT 1 FROM p)`)})
+    SELECT p.*, f.proceed, f.family_key, f.family_dm, f.family_dm_alt, f.given_key, f.given_dm, f.candidates FROM f LEFT JOIN p ON true`.execute(db)
+  const r = rows[0]
+  if (!r) return undefined
+  const { proceed, familyKey, familyDm, familyDmAlt, givenKey, givenDm, candidates, ...patient } = r
+  if (!proceed) return { keys: { familyKey, familyDm, familyDmAlt, givenKey, givenDm }, candidates }
   const sorted = [...identifiers].sort((a, b) => a.system.localeCompare(b.system) || a.value.localeCompare(b.value))
-  return { ...rows[0], facilityIds: [values.facilityId], identifiers: sorted.map(({ system, value }) => ({ system, value })) }
+  return { patient: { ...patient, facilityIds: [row.facilityId], identifiers: sorted.map(({ system, value }) => ({ system, value })) } }
 }
 
 export function updatePatient(trx: Transaction<Database>, id: string, changes: PatientUpdate) {
@@ -239,38 +282,6 @@ export async function searchPatientsByName(
     .orderBy('patient.id')
     .limit(limit)
     .execute()
-}
-
-/**
- * Possible duplicates in the organisation. Name similarity alone never reaches the duplicate
- * threshold, so a candidate must share the birth date (with a phonetic family or first-name
- * code), a phone number, the email or the SSN digest. Each of those is its own index-bounded
- * branch, planned in a MATERIALIZED CTE without the LIMIT: one OR with a LIMIT (or a LIMIT on the
- * array-overlap branch, whose selectivity Postgres guesses badly) tempts the planner into a
- * sequential scan over every patient.
- */
-export async function findDuplicateCandidates(
-  db: Db,
-  organizationId: string,
-  p: { keys: NameKeys; birthDate: string; phones: string[]; email: string | null; ssnHmac: string | null },
-) {
-  const k = p.keys
-  const branch = (where: ReturnType<typeof sql>) =>
-    sql`(SELECT id FROM patient WHERE organization_id = ${organizationId} AND active AND ${where})`
-  const branches = [
-    branch(sql`birth_date = ${p.birthDate}::date AND (family_dm = ${k.familyDm} OR family_dm_alt = ${k.familyDmAlt} OR given_dm = ${k.givenDm})`),
-  ]
-  if (p.phones.length > 0) branches.push(branch(sql`phone_numbers && ARRAY[${sql.join(p.phones)}]::text[]`))
-  if (p.email) branches.push(branch(sql`email IS NOT NULL AND lower(email) = lower(${p.email})`))
-  if (p.ssnHmac) branches.push(branch(sql`ssn_hmac = ${p.ssnHmac}`))
-  const { rows } = await sql<{
-    id: string; familyKey: string | null; givenKey: string | null; familyDm: string | null; givenDm: string | null
-    phoneNumbers: string[]; email: string | null; ssnHmac: string | null; address: unknown; birthDate: string
-  }>`
-    WITH c AS MATERIALIZED (${sql.join(branches, sql` UNION `)})
-    SELECT id, family_key, given_key, family_dm, given_dm, phone_numbers, email, ssn_hmac, address, birth_date::text AS birth_date
-    FROM patient WHERE id IN (SELECT id FROM c) LIMIT 50`.execute(db)
-  return rows
 }
 
 /** Every single-column foreign key to patient(id) in the database, found at run time. */

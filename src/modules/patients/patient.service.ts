@@ -174,14 +174,19 @@ export function demographicFields(body: Partial<Omit<CreatePatientBody, 'ssn'>>)
   return c
 }
 
-function demographicColumns(body: Partial<Omit<CreatePatientBody, 'ssn'>> & { ssn?: string | null }, phi: PhiCrypto): PatientUpdate {
+function demographicColumns(body: Partial<Omit<CreatePatientBody, 'ssn'>> & { ssn?: string | null }, phi: PhiCrypto): Record<string, unknown> {
   const c = demographicFields(body)
-  for (const k of ['address', 'phones', 'emergencyContacts', 'guarantor']) if (c[k] !== undefined && c[k] !== null) c[k] = JSON.stringify(c[k])
   if (body.ssn === null) Object.assign(c, { ssnCipher: null, ssnHmac: null, ssnLast4: null })
   else if (body.ssn !== undefined) {
     const digits = ssnDigits(body.ssn)
     Object.assign(c, { ssnCipher: phi.encrypt(digits), ssnHmac: phi.lookupHash(digits), ssnLast4: digits.slice(5) })
   }
+  return c
+}
+
+/** As Kysely parameters: jsonb columns as JSON text (the pg driver would send an array as a Postgres array). */
+function asParameters(c: Record<string, unknown>): PatientUpdate {
+  for (const k of ['address', 'phones', 'emergencyContacts', 'guarantor']) if (c[k] !== undefined && c[k] !== null) c[k] = JSON.stringify(c[k])
   return c as PatientUpdate
 }
 
@@ -196,7 +201,7 @@ const normAddress = (a: unknown) => {
  * A same-name same-birth-date record scores 0.7; a name-alike with the same phone and birth date too.
  */
 export function scoreCandidates(
-  candidates: Awaited<ReturnType<typeof repo.findDuplicateCandidates>>,
+  candidates: repo.DuplicateProbeRow[],
   p: { keys: repo.NameKeys; birthDate: string; phones: string[]; email: string | null; ssnHmac: string | null; address: unknown },
 ): DuplicateCandidate[] {
   const address = normAddress(p.address)
@@ -226,39 +231,48 @@ async function readPatient(ctx: RequestContext, db: Transaction<Database> | Requ
 }
 
 /**
- * Inserts a patient with a fresh MRN inside the caller's transaction, after the duplicate check.
- * Newborn admission skips the duplicate check: twins share a name, a birth date and a mother.
+ * Registers a patient with a fresh MRN after the duplicate check, in one statement
+ * (repo.insertPatient): in the caller's transaction if it has one, else alone. When the probe finds
+ * records, they are scored here and, if none reaches the threshold (or the caller overrides), the
+ * statement runs again with them marked as seen; it inserts only when the probe, under the lock,
+ * finds nothing more. Newborn admission skips the duplicate check: twins share a name, a birth
+ * date and a mother.
  */
 export async function insertPatientChecked(
-  trx: Transaction<Database>,
+  db: Transaction<Database> | RequestContext['db'],
   ctx: RequestContext,
   phi: PhiCrypto,
   body: CreatePatientBody,
-  extra: Partial<NewPatient> = {},
+  extra: Partial<repo.NewPatientRow> = {},
   checkDuplicates = true,
 ) {
-  const columns = demographicColumns(body, phi) as NewPatient
-  const prepared = await repo.prepareInsert(trx, body.facilityId, body.familyName, body.givenNames.trim().split(/\s+/)[0], body.birthDate)
-  if (!prepared) throw new NotFoundError('Facility')
-  const { mrnSequence, organizationId, ...keys } = prepared
-  const probe = {
-    keys,
-    birthDate: body.birthDate,
+  const columns = demographicColumns(body, phi)
+  // The id is chosen here so that the audit event can go in the insert's own statement.
+  const id = randomUUID()
+  const row = { ...columns, ...extra, id, facilityId: body.facilityId, familyName: body.familyName, givenNames: body.givenNames, birthDate: body.birthDate }
+  const check = {
+    duplicates: checkDuplicates,
+    seen: [] as string[],
     phones: (columns.phoneNumbers as string[] | undefined) ?? [],
     email: body.email ?? null,
     ssnHmac: (columns.ssnHmac as string | null | undefined) ?? null,
-    address: body.address ?? null,
   }
-  const candidates = checkDuplicates ? scoreCandidates(await repo.findDuplicateCandidates(trx, organizationId, probe), probe) : []
-  if (candidates.length > 0 && !body.duplicateOverride) {
-    throw new ConflictError('possible-duplicate', 'Possible duplicates of this patient exist; review them or create with duplicateOverride', { candidates })
+  let override: { reason: string; candidates: string[] } | undefined
+  for (;;) {
+    const audit = auditChangeIn.bind(null, ctx, {
+      action: 'create', verb: 'patient.create', resourceType: 'patient', resourceId: id, patientId: id, facilityId: body.facilityId,
+      detail: override ? { duplicateOverride: override } : undefined,
+    })
+    const result = await repo.insertPatient(db, row, body.identifiers ?? [], check, audit)
+    if (!result) throw new NotFoundError('Facility')
+    if ('patient' in result) return result.patient
+    const candidates = scoreCandidates(result.candidates, { ...check, keys: result.keys, birthDate: body.birthDate, address: body.address ?? null })
+    if (candidates.length > 0 && !body.duplicateOverride) {
+      throw new ConflictError('possible-duplicate', 'Possible duplicates of this patient exist; review them or create with duplicateOverride', { candidates })
+    }
+    check.seen = [...new Set([...check.seen, ...result.candidates.map((c) => c.id)])]
+    override = candidates.length > 0 ? { reason: body.duplicateOverride!.reason, candidates: candidates.map((c) => c.id) } : undefined
   }
-  // The id is chosen here so that the audit event can go in the insert's own statement.
-  const id = randomUUID()
-  return repo.insertPatient(trx, { ...columns, ...extra, id, organizationId, facilityId: body.facilityId, mrn: mrnFor(mrnSequence) }, body.identifiers ?? [], auditChangeIn(ctx, {
-    action: 'create', verb: 'patient.create', resourceType: 'patient', resourceId: id, patientId: id, facilityId: body.facilityId,
-    detail: candidates.length > 0 ? { duplicateOverride: { reason: body.duplicateOverride!.reason, candidates: candidates.map((c) => c.id) } } : undefined,
-  }))
 }
 
 const identifierConflict = (err: unknown) => {
@@ -273,13 +287,11 @@ export async function createPatient(ctx: RequestContext, phi: PhiCrypto, body: C
   checkBirthDate(body.birthDate)
   checkIdentifiers(body.identifiers)
   if (!canActFor(ctx.principal, body.facilityId)) throw new NotFoundError('Facility')
-  return withTransaction(ctx, async (trx) => {
-    try {
-      return toPatient(await insertPatientChecked(trx, ctx, phi, body), ctx.principal, phi)
-    } catch (err) {
-      throw identifierConflict(err)
-    }
-  })
+  try {
+    return toPatient(await insertPatientChecked(ctx.trx ?? ctx.db, ctx, phi, body), ctx.principal, phi)
+  } catch (err) {
+    throw identifierConflict(err)
+  }
 }
 
 export async function getPatient(ctx: RequestContext, phi: PhiCrypto, id: string): Promise<Patient> {
@@ -315,7 +327,7 @@ export function updatePatient(
     if (access.get(id) === 'restricted') throw restrictedRecord()
     const { identifiers, ...rest } = body
     try {
-      await repo.updatePatient(trx, id, demographicColumns(rest, phi))
+      await repo.updatePatient(trx, id, asParameters(demographicColumns(rest, phi)))
       if (identifiers) await repo.replaceIdentifiers(trx, locked.organizationId, id, identifiers)
     } catch (err) {
       throw identifierConflict(err)

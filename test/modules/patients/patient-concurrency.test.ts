@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import t from 'tap'
 import { bearer, buildTestApp } from '../../helpers/app.ts'
 import { createPatient, orgWithFacility } from '../../helpers/factories.ts'
@@ -16,6 +17,24 @@ t.test('concurrent writes (real Postgres)', { skip: usingPostgres() ? false : 'P
     const codes = results.map((r) => r.statusCode).sort()
     t.same(codes, [201, 409, 409, 409, 409, 409, 409, 409, 409, 409])
     const rows = await db.kysely.selectFrom('patient').select('id').where('familyName', '=', 'Concurrent').execute()
+    t.equal(rows.length, 1)
+  })
+
+  await t.test('a registration that starts while a look-alike is being written waits for it and sees it (409), not the data of before', async (t) => {
+    // Each 'Slowpoke' insert holds its statement for 400 ms after writing the row, so the second
+    // registration runs its duplicate check while the first is written but not committed. The
+    // duplicate-check lock makes it wait, and its probe takes a snapshot after the wait: without
+    // either, both would be created.
+    await sql`CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.4); RETURN NULL; END $$`.execute(db.kysely)
+    await sql`CREATE TRIGGER slow_insert AFTER INSERT ON patient FOR EACH ROW WHEN (NEW.family_name = 'Slowpoke') EXECUTE FUNCTION slow_insert()`.execute(db.kysely)
+    t.teardown(() => sql`DROP TRIGGER slow_insert ON patient`.execute(db.kysely))
+    const body = { facilityId: facility.id, familyName: 'Slowpoke', givenNames: 'Sam', birthDate: '1971-07-17' }
+    const first = post('/patients', body)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const second = await post('/patients', body)
+    t.same([(await first).statusCode, second.statusCode], [201, 409])
+    t.equal(second.json().type.endsWith('possible-duplicate'), true)
+    const rows = await db.kysely.selectFrom('patient').select('id').where('familyName', '=', 'Slowpoke').execute()
     t.equal(rows.length, 1)
   })
 
