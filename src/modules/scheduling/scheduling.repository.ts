@@ -1,5 +1,5 @@
 import { sql, type Insertable, type Kysely, type RawBuilder, type Transaction } from 'kysely'
-import type { AppointmentRow, AppointmentTable, AppointmentTypeRow, AvailabilityExceptionRow, AvailabilityRuleRow, Database } from '../../db/database.ts'
+import type { AppointmentRow, AppointmentTable, AppointmentTypeRow, AvailabilityExceptionRow, AvailabilityRuleRow, Database, ResourceRow } from '../../db/database.ts'
 import { lockKeys, scopeIds } from '../../db/query-helpers.ts'
 import type {} from './scheduling.tables.ts'
 
@@ -25,16 +25,30 @@ const patientAtFacility = (db: Db, patientId: string, facilityId: string) =>
 
 export const findPatientAtFacility = (db: Db, patientId: string, facilityId: string) => patientAtFacility(db, patientId, facilityId).executeTakeFirst()
 
-/** An active provider working at the facility (as a query, for findTarget too). */
-const providerAtFacility = (db: Db, providerId: string, facilityId: string) =>
+/** Active providers working at the facility. */
+const activeProvidersAt = (db: Db, facilityId: string) =>
   db.selectFrom('provider')
     .innerJoin('providerFacility', 'providerFacility.providerId', 'provider.id')
-    .selectAll('provider')
-    .where('provider.id', '=', providerId)
     .where('providerFacility.facilityId', '=', facilityId)
     .where('provider.active', '=', true)
 
+/** An active provider working at the facility (as a query, for findTarget too). */
+const providerAtFacility = (db: Db, providerId: string, facilityId: string) =>
+  activeProvidersAt(db, facilityId).selectAll('provider').where('provider.id', '=', providerId)
+
 export const findProviderAtFacility = (db: Db, providerId: string, facilityId: string) => providerAtFacility(db, providerId, facilityId).executeTakeFirst()
+
+/**
+ * Up to 50 active providers working at the facility, by id, of the specialty unless it is null: a
+ * value, or an expression of the statement this query is part of (findSlotSearch).
+ */
+export const providersOfSpecialtyAt = (db: Db, facilityId: string, specialtyId: string | null | RawBuilder<string | null>) => {
+  const specialty = sql<string | null>`(${specialtyId})::uuid`
+  return activeProvidersAt(db, facilityId).select(['provider.id', 'provider.displayName'])
+    .where((eb) => eb.or([eb(specialty, 'is', null), eb.exists(eb.selectFrom('providerSpecialty').select('providerSpecialty.providerId')
+      .whereRef('providerSpecialty.providerId', '=', 'provider.id').where('providerSpecialty.specialtyId', '=', specialty))]))
+    .orderBy('provider.id').limit(50)
+}
 
 /** An active appointment type of the organisation: what can be searched, held and booked (as a query, for findTarget too). */
 const activeAppointmentType = (db: Db, id: string, organizationId: string | RawBuilder<string>) =>
@@ -53,46 +67,109 @@ export interface TargetLookup {
   exceptions: Pick<AvailabilityExceptionRow, 'providerId' | 'facilityId' | 'kind' | 'resourceId' | 'startAt' | 'endAt'>[]
 }
 
+/** The facility in the caller's scope (facility ids; undefined: every facility), as a statement's CTE. */
+const facilityInScope = (facilityId: string, scope: string[] | undefined) =>
+  sql`SELECT id, organization_id, name, time_zone, kind FROM facility WHERE id = ${facilityId}${scope ? sql` AND id = ANY(${scopeIds(scope)}::uuid[])` : sql``}`
+
+// Rows as JSON, with the property names the rest of the code uses (findTarget, findSlotSearch).
+const facilityJson = sql`json_build_object('id', id, 'organizationId', organization_id, 'name', name, 'timeZone', time_zone, 'kind', kind)`
+const typeJson = sql`json_build_object('id', t.id, 'organizationId', t.organization_id, 'code', t.code, 'name', t.name, 'specialtyId', t.specialty_id,
+  'durationMinutes', t.duration_minutes, 'bufferBeforeMinutes', t.buffer_before_minutes, 'bufferAfterMinutes', t.buffer_after_minutes,
+  'resourceKinds', t.resource_kinds, 'requiresReferral', t.requires_referral, 'requiresPriorAuth', t.requires_prior_auth,
+  'minimumNoticeMinutes', t.minimum_notice_minutes, 'active', t.active, 'version', t.version, 'createdAt', t.created_at)`
+const rulesJson = sql`json_agg(json_build_object('providerId', provider_id, 'resourceId', resource_id, 'weekday', weekday, 'startTime', start_time,
+  'endTime', end_time, 'effectiveFrom', effective_from, 'effectiveTo', effective_to))`
+const exceptionsJson = sql`json_agg(json_build_object('providerId', provider_id, 'facilityId', facility_id, 'kind', kind, 'resourceId', resource_id,
+  'startAt', start_at, 'endAt', end_at))`
+
+// JSON carries instants as text: turned back into Dates here.
+const toType = (t: Record<string, unknown> | null) => t && ({ ...t, createdAt: new Date(t.createdAt as string) } as AppointmentTypeRow)
+const toExceptions = (list: Record<string, unknown>[] | null) =>
+  (list ?? []).map((e) => ({ ...e, startAt: new Date(e.startAt as string), endAt: new Date(e.endAt as string) }) as TargetLookup['exceptions'][number])
+
 /**
  * Everything a booking, hold or reschedule names, in one statement: the facility (in the caller's
  * scope), the provider working there, the organisation's active appointment type, whether the
  * patient is linked to the facility, and the provider's availability rules and exceptions from
  * a day before `start` to a day after the longest appointment could end. As six statements these
  * cost a booking more than the lookups themselves: each one is a socket write and a reply on both
- * sides, about 0.3 ms of CPU on our bench machine. Rows travel as JSON with the property names
- * the rest of the code uses; instants are turned back into Dates here.
+ * sides, about 0.3 ms of CPU on our bench machine.
  */
 export async function findTarget(
   db: Db,
   q: { facilityId: string; scope: string[] | undefined; providerId: string; appointmentTypeId: string; patientId?: string; start: Date },
 ): Promise<TargetLookup> {
-  const inScope = q.scope ? sql`AND id = ANY(${scopeIds(q.scope)}::uuid[])` : sql``
   const { rows } = await sql<{ facility: TargetLookup['facility']; providerName: string | null; type: Record<string, unknown> | null; patientLinked: boolean | null; rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null }>`
-    WITH f AS (SELECT id, organization_id, name, time_zone, kind FROM facility WHERE id = ${q.facilityId} ${inScope})
+    WITH f AS (${facilityInScope(q.facilityId, q.scope)})
     SELECT
-      (SELECT json_build_object('id', id, 'organizationId', organization_id, 'name', name, 'timeZone', time_zone, 'kind', kind) FROM f) AS facility,
+      (SELECT ${facilityJson} FROM f) AS facility,
       (SELECT p.display_name FROM (${providerAtFacility(db, q.providerId, q.facilityId)}) p) AS provider_name,
-      (SELECT json_build_object('id', t.id, 'organizationId', t.organization_id, 'code', t.code, 'name', t.name, 'specialtyId', t.specialty_id,
-              'durationMinutes', t.duration_minutes, 'bufferBeforeMinutes', t.buffer_before_minutes, 'bufferAfterMinutes', t.buffer_after_minutes,
-              'resourceKinds', t.resource_kinds, 'requiresReferral', t.requires_referral, 'requiresPriorAuth', t.requires_prior_auth,
-              'minimumNoticeMinutes', t.minimum_notice_minutes, 'active', t.active, 'version', t.version, 'createdAt', t.created_at)
-         FROM (${activeAppointmentType(db, q.appointmentTypeId, sql<string>`(SELECT organization_id FROM f)`)}) t) AS type,
+      (SELECT ${typeJson} FROM (${activeAppointmentType(db, q.appointmentTypeId, sql<string>`(SELECT organization_id FROM f)`)}) t) AS type,
       ${q.patientId === undefined ? sql`NULL::boolean` : sql`EXISTS (${patientAtFacility(db, q.patientId, q.facilityId)})`} AS patient_linked,
-      (SELECT json_agg(json_build_object('providerId', provider_id, 'resourceId', resource_id, 'weekday', weekday, 'startTime', start_time,
-              'endTime', end_time, 'effectiveFrom', effective_from, 'effectiveTo', effective_to))
-         FROM availability_rule WHERE provider_id = ${q.providerId} AND facility_id = ${q.facilityId}) AS rules,
-      (SELECT json_agg(json_build_object('providerId', provider_id, 'facilityId', facility_id, 'kind', kind, 'resourceId', resource_id,
-              'startAt', start_at, 'endAt', end_at))
-         FROM availability_exception WHERE provider_id = ${q.providerId}
+      (SELECT ${rulesJson} FROM availability_rule WHERE provider_id = ${q.providerId} AND facility_id = ${q.facilityId}) AS rules,
+      (SELECT ${exceptionsJson} FROM availability_exception WHERE provider_id = ${q.providerId}
           AND start_at < ${q.start}::timestamptz + interval '1 day 12 hours' AND end_at > ${q.start}::timestamptz - interval '1 day') AS exceptions`.execute(db)
   const r = rows[0]
   return {
     facility: r.facility,
     providerName: r.providerName,
-    type: r.type && ({ ...r.type, createdAt: new Date(r.type.createdAt as string) } as AppointmentTypeRow),
+    type: toType(r.type),
     patientLinked: r.patientLinked,
     rules: r.rules ?? [],
-    exceptions: (r.exceptions ?? []).map((e) => ({ ...e, startAt: new Date(e.startAt as string), endAt: new Date(e.endAt as string) }) as TargetLookup['exceptions'][number]),
+    exceptions: toExceptions(r.exceptions),
+  }
+}
+
+/** What findSlotSearch returns: facility and type null when they do not exist (or are out of scope, or retired). */
+export interface SlotSearchLookup {
+  facility: TargetLookup['facility']
+  type: AppointmentTypeRow | null
+  /** The named providers who work at the facility (in no order), or up to 50 there of the specialty. */
+  providers: { id: string; displayName: string }[]
+  /** The facility's active resources of the kinds the type needs, by name. */
+  resources: Pick<ResourceRow, 'id' | 'kind'>[]
+  rules: TargetLookup['rules']
+  exceptions: TargetLookup['exceptions']
+}
+
+/**
+ * What a slot search reads before the busy time, in one statement (as findTarget for a booking):
+ * the facility in the caller's scope, the organisation's active appointment type, the providers
+ * (those named, or those of the specialty, the type's when none is named), the resources of the
+ * kinds the type needs, and the providers' rules at the facility and exceptions overlapping
+ * [from, to).
+ *
+ * Named providers go in as one parameter each, not as an array: the planner then knows how many
+ * in the generic plan too, and Postgres keeps that plan. For an array it assumes ten, judged the
+ * generic plan dearer than a custom one and planned every search afresh (0.7 ms under load).
+ */
+export async function findSlotSearch(
+  db: Db,
+  q: { facilityId: string; scope: string[] | undefined; appointmentTypeId: string; providerIds?: string[]; specialtyId?: string; from: Date; to: Date },
+): Promise<SlotSearchLookup> {
+  const providers = q.providerIds
+    ? activeProvidersAt(db, q.facilityId).select(['provider.id', 'provider.displayName']).where('provider.id', 'in', scopeIds(q.providerIds))
+    : providersOfSpecialtyAt(db, q.facilityId, sql<string | null>`coalesce(${q.specialtyId ?? null}::uuid, (SELECT specialty_id FROM t))`)
+  const { rows } = await sql<{ facility: TargetLookup['facility']; type: Record<string, unknown> | null; providers: SlotSearchLookup['providers'] | null; resources: SlotSearchLookup['resources'] | null; rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null }>`
+    WITH f AS (${facilityInScope(q.facilityId, q.scope)}),
+    t AS (${activeAppointmentType(db, q.appointmentTypeId, sql<string>`(SELECT organization_id FROM f)`)}),
+    p AS (${providers})
+    SELECT
+      (SELECT ${facilityJson} FROM f) AS facility,
+      (SELECT ${typeJson} FROM t) AS type,
+      (SELECT json_agg(json_build_object('id', id, 'displayName', display_name)) FROM p) AS providers,
+      (SELECT json_agg(json_build_object('id', id, 'kind', kind) ORDER BY name, id) FROM resource
+        WHERE facility_id = ${q.facilityId} AND active AND kind IN (SELECT unnest(resource_kinds) FROM t)) AS resources,
+      (SELECT ${rulesJson} FROM availability_rule WHERE provider_id IN (SELECT id FROM p) AND facility_id = ${q.facilityId}) AS rules,
+      (SELECT ${exceptionsJson} FROM availability_exception WHERE provider_id IN (SELECT id FROM p) AND start_at < ${q.to} AND end_at > ${q.from}) AS exceptions`.execute(db)
+  const r = rows[0]
+  return {
+    facility: r.facility,
+    type: toType(r.type),
+    providers: r.providers ?? [],
+    resources: r.resources ?? [],
+    rules: r.rules ?? [],
+    exceptions: toExceptions(r.exceptions),
   }
 }
 
@@ -117,7 +194,7 @@ export const listExceptions = (db: Db, providerIds: string[], facilityId: string
  * most 2 days (a CHECK), so a start bound lets the btree indexes on (owner, lower(period)) find the
  * window; overbookings always count, holds only while live.
  */
-const liveIn = (from: Date, to: Date) => sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
+const liveIn = (from: Date | RawBuilder<Date>, to: Date | RawBuilder<Date>) => sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
     AND period && tstzrange(${from}, ${to}, '[)') AND (overbook OR expires_at IS NULL OR expires_at > now())`
 
 /**
@@ -125,14 +202,20 @@ const liveIn = (from: Date, to: Date) => sql`lower(period) >= ${from}::timestamp
  * its spans as epoch milliseconds (widened to whole milliseconds) in one string. A slot search
  * over weeks of a busy calendar reads hundreds of reservations, and parsing each as a row of
  * timestamps cost more than the rest of the search.
+ *
+ * The values reach the statement as scalar subqueries, which the planner does not look into: a
+ * custom plan then costs what the generic one does, so Postgres keeps the generic plan. Seeing
+ * them, it judged the generic plan dearer (it assumes ten owners per array) and planned every
+ * call afresh (0.5 ms under load), to the same plan: these indexes. (The cast after each array's
+ * subquery keeps `= ANY((SELECT ...))` from being read as `= ANY (subquery)`.)
  */
 export async function busySpans(db: Db, providerIds: string[], resourceIds: string[], from: Date, to: Date): Promise<Map<string, number[]>> {
-  const where = liveIn(from, to)
+  const where = liveIn(sql<Date>`(SELECT ${from}::timestamptz)`, sql<Date>`(SELECT ${to}::timestamptz)`)
   const { rows } = await sql<{ owner: string; spans: string }>`
     SELECT owner, string_agg(floor(extract(epoch FROM lower(period)) * 1000)::bigint || ',' || ceil(extract(epoch FROM upper(period)) * 1000)::bigint, ',') AS spans
-      FROM (SELECT provider_id AS owner, period FROM reservation WHERE provider_id = ANY(${scopeIds(providerIds)}::uuid[]) AND ${where}
+      FROM (SELECT provider_id AS owner, period FROM reservation WHERE provider_id = ANY((SELECT ${scopeIds(providerIds)}::uuid[])::uuid[]) AND ${where}
             UNION ALL
-            SELECT resource_id, period FROM reservation WHERE resource_id = ANY(${scopeIds(resourceIds)}::uuid[]) AND ${where}) r
+            SELECT resource_id, period FROM reservation WHERE resource_id = ANY((SELECT ${scopeIds(resourceIds)}::uuid[])::uuid[]) AND ${where}) r
      GROUP BY owner`.execute(db)
   return new Map(rows.map((r) => [r.owner, r.spans.split(',').map(Number)]))
 }

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import type { AppointmentTypeRow, Database, ResourceRow, WaitlistEntryRow } from '../../db/database.ts'
 import { scopeIds } from '../../db/query-helpers.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { facilityScope } from '../../http/auth.ts'
 import { BadRequestError, NotFoundError } from '../../http/errors.ts'
 import { encodeCursor, toPage } from '../../http/pagination.ts'
 import { guardPatientReads } from '../patients/patient-guard.ts'
@@ -89,43 +90,62 @@ export function spanIndex(flat: number[] = []) {
   }
 }
 
+/** What a free-slot search is over; `after` is a page cursor: only slots after that one in the result order. */
+interface SlotSearch {
+  facility: FacilityInfo; type: AppointmentTypeRow; providers: { id: string; displayName: string }[]; from: Date; to: Date; limit: number; after?: SlotKey
+}
+
+/**
+ * Where a search can find free slots: from after the minimum notice to its end, the busy time to
+ * read (buffers included), and the day before its start from which availability is expanded, so
+ * slots keep the grid of their interval's start. Null when it can find none.
+ */
+function searchWindow(s: SlotSearch) {
+  const { type } = s
+  const before = type.bufferBeforeMinutes * MINUTE
+  const after = type.bufferAfterMinutes * MINUTE
+  const from = Math.max(s.from.getTime(), Date.now() + type.minimumNoticeMinutes * MINUTE)
+  if (from >= s.to.getTime() || s.providers.length === 0) return null
+  return { from, before, after, busyFrom: new Date(from - before), busyTo: new Date(s.to.getTime() + after), expandFrom: new Date(s.from.getTime() - 86_400_000) }
+}
+
+/** The resources of each kind the type needs; null when a kind has none. */
+function byKindOf(type: AppointmentTypeRow, resources: Pick<ResourceRow, 'id' | 'kind'>[]) {
+  const byKind = new Map(type.resourceKinds.map((k) => [k, resources.filter((r) => r.kind === k)]))
+  return [...byKind.values()].some((list) => list.length === 0) ? null : byKind
+}
+
 /**
  * Free slots: availability minus blocks, stepped by the type's duration, keeping those whose
  * buffered span is clear for the provider and for one resource of each kind the type needs,
  * and that start after the minimum notice.
  */
-export async function findFreeSlots(
-  db: Kysely<Database>,
-  s: {
-    facility: FacilityInfo; type: AppointmentTypeRow; providers: { id: string; displayName: string }[]; from: Date; to: Date; limit: number
-    /** Only slots after this one in the result order (a page cursor). */
-    after?: SlotKey
-  },
-): Promise<SlotCandidate[]> {
-  const { type } = s
-  const duration = type.durationMinutes * MINUTE
-  const before = type.bufferBeforeMinutes * MINUTE
-  const after = type.bufferAfterMinutes * MINUTE
-  const earliest = Date.now() + type.minimumNoticeMinutes * MINUTE
-  const from = new Date(Math.max(s.from.getTime(), earliest))
-  if (from >= s.to || s.providers.length === 0) return []
-  const resources = type.resourceKinds.length ? await repo.listResources(db, s.facility.id) : []
-  const byKind = new Map(type.resourceKinds.map((k) => [k, resources.filter((r) => r.kind === k)]))
-  if ([...byKind.values()].some((list) => list.length === 0)) return []
+export async function findFreeSlots(db: Kysely<Database>, s: SlotSearch): Promise<SlotCandidate[]> {
+  const w = searchWindow(s)
+  if (!w) return []
+  const byKind = byKindOf(s.type, s.type.resourceKinds.length ? await repo.listResources(db, s.facility.id) : [])
+  if (!byKind) return []
   const providerIds = s.providers.map((p) => p.id)
   const [intervals, busy] = await Promise.all([
-    // Expanded from a day earlier so slots keep the grid of their interval's start.
-    availableIntervals(db, s.facility, providerIds, new Date(s.from.getTime() - 86_400_000), s.to),
-    repo.busySpans(db, providerIds, resources.map((r) => r.id), new Date(from.getTime() - before), new Date(s.to.getTime() + after)),
+    availableIntervals(db, s.facility, providerIds, w.expandFrom, s.to),
+    repo.busySpans(db, providerIds, [...byKind.values()].flat().map((r) => r.id), w.busyFrom, w.busyTo),
   ])
+  return slotsOf(s, w, byKind, intervals, busy)
+}
+
+/** The free slots of a search from its availability intervals and busy time. */
+function slotsOf(
+  s: SlotSearch, w: NonNullable<ReturnType<typeof searchWindow>>, byKind: Map<string, { id: string }[]>, intervals: Map<string, Interval[]>, busy: Map<string, number[]>,
+): SlotCandidate[] {
+  const duration = s.type.durationMinutes * MINUTE
   const out: SlotCandidate[] = []
-  const resourceBusy = new Map(resources.map((r) => [r.id, spanIndex(busy.get(r.id))]))
+  const resourceBusy = new Map([...byKind.values()].flat().map((r) => [r.id, spanIndex(busy.get(r.id))]))
   for (const provider of s.providers) {
     const providerBusy = spanIndex(busy.get(provider.id))
     for (const interval of intervals.get(provider.id) ?? []) {
       for (let start = interval.start; start + duration <= interval.end; start += duration) {
-        if (start < from.getTime()) continue
-        const span = [start - before, start + duration + after] as const
+        if (start < w.from) continue
+        const span = [start - w.before, start + duration + w.after] as const
         if (providerBusy(...span)) continue
         const rooms = pickResources(byKind, interval.resourceId, resourceBusy, span[0], span[1])
         if (!rooms) continue
@@ -148,7 +168,7 @@ function compareSlots(a: Pick<SlotCandidate, 'start' | 'providerName' | 'provide
 
 /** One free resource of each kind, the availability's own room first; null when a kind has none free. */
 export function pickResources(
-  byKind: Map<string, ResourceRow[]>, preferred: string | null, busy: Map<string, (start: number, end: number) => boolean>, start: number, end: number,
+  byKind: Map<string, { id: string }[]>, preferred: string | null, busy: Map<string, (start: number, end: number) => boolean>, start: number, end: number,
 ): string[] | null {
   const picked: string[] = []
   for (const candidates of byKind.values()) {
@@ -166,30 +186,42 @@ async function typeFor(ctx: RequestContext, id: string, organizationId: string) 
   return type
 }
 
-async function providersFor(ctx: RequestContext, facilityId: string, providerIds: string[] | undefined, specialtyId: string | null | undefined) {
-  if (providerIds?.length) return Promise.all(providerIds.map((id) => providerAt(ctx, id, facilityId)))
-  let q = dbOf(ctx).selectFrom('provider').innerJoin('providerFacility', 'providerFacility.providerId', 'provider.id')
-    .select(['provider.id', 'provider.displayName']).where('providerFacility.facilityId', '=', facilityId).where('provider.active', '=', true)
-  if (specialtyId) {
-    q = q.where((eb) => eb.exists(eb.selectFrom('providerSpecialty').select('providerId')
-      .whereRef('providerSpecialty.providerId', '=', 'provider.id').where('providerSpecialty.specialtyId', '=', specialtyId)))
-  }
-  return q.orderBy('provider.id').limit(50).execute()
-}
+/** Up to 50 providers at the facility, of the specialty when one is given: those a waitlist entry without a provider may take. */
+const providersFor = (ctx: RequestContext, facilityId: string, specialtyId: string | null) =>
+  repo.providersOfSpecialtyAt(dbOf(ctx), facilityId, specialtyId).execute()
 
+/**
+ * The free slots of a query. What it names is read in one statement, then the busy time; the
+ * errors come in the order separate lookups gave them: facility, appointment type, provider.
+ */
 export async function searchSlots(ctx: RequestContext, query: SlotQuery, cursor: (string | number)[] | undefined) {
   const from = new Date(query.from)
   const to = new Date(query.to)
   if (to <= from || to.getTime() - from.getTime() > MAX_WINDOW_DAYS * 86_400_000) {
     throw new BadRequestError('The search window is not valid', [{ pointer: 'to', detail: `must be after from and at most ${MAX_WINDOW_DAYS} days later` }])
   }
-  const facility = await scopedFacility(ctx, query.facilityId)
-  const type = await typeFor(ctx, query.appointmentTypeId, facility.organizationId)
-  const providers = await providersFor(ctx, facility.id, query.providerId, query.specialtyId ?? (query.providerId ? undefined : type.specialtyId))
+  const db = dbOf(ctx)
+  const found = await repo.findSlotSearch(db, {
+    facilityId: query.facilityId, scope: facilityScope(ctx.principal), appointmentTypeId: query.appointmentTypeId,
+    providerIds: query.providerId, specialtyId: query.specialtyId, from: new Date(from.getTime() - 86_400_000), to,
+  })
+  const { facility, type } = found
+  if (!facility) throw new NotFoundError('Facility')
+  if (!type) throw new NotFoundError('Appointment type')
+  const providers = query.providerId?.map((id) => found.providers.find((p) => p.id === id)) ?? found.providers
+  if (providers.some((p) => !p)) throw new NotFoundError('Provider')
   const limit = query.limit ?? 100
-  const slots = await findFreeSlots(dbOf(ctx), { facility, type, providers, from, to, limit: limit + 1, after: cursor as SlotKey | undefined })
+  const s: SlotSearch = { facility, type, providers: providers as SlotSearch['providers'], from, to, limit: limit + 1, after: cursor as SlotKey | undefined }
+  const w = searchWindow(s)
+  const byKind = w && byKindOf(type, found.resources)
+  let slots: SlotCandidate[] = []
+  if (w && byKind) {
+    const providerIds = s.providers.map((p) => p.id)
+    const intervals = intervalsOf(facility, providerIds, w.expandFrom, to, found.rules, found.exceptions)
+    slots = slotsOf(s, w, byKind, intervals, await repo.busySpans(db, providerIds, found.resources.map((r) => r.id), w.busyFrom, w.busyTo))
+  }
   await auditRead(ctx, { verb: 'slot.search', resourceType: 'slot', facilityId: facility.id, detail: { returned: Math.min(slots.length, limit) } })
-  return toPage(slots, limit, slotKey, (s) => toSlot(s, facility, type.id))
+  return toPage(slots, limit, slotKey, (c) => toSlot(c, facility, type.id))
 }
 
 export const toSlot = (s: SlotCandidate, facility: FacilityInfo, appointmentTypeId: string) => ({
@@ -268,7 +300,7 @@ export async function findWaitlistMatches(
       const wanted = await repo.findProviderAtFacility(db, entry.providerId, facility.id)
       providers = wanted ? [wanted] : []
     } else {
-      providers = await providersFor(ctx, facility.id, undefined, entry.specialtyId ?? type.specialtyId)
+      providers = await providersFor(ctx, facility.id, entry.specialtyId ?? type.specialtyId)
     }
     if (within) providers = providers.filter((p) => p.id === within.providerId)
     let from = localToInstant(isoDate(entry.earliestDate), '00:00', facility.timeZone)
