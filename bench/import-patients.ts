@@ -30,7 +30,9 @@ import { cpuSeconds } from './lib/cpu.ts'
  * 3. COPYs the same N patients (new MRNs) into `patient` through pg-copy-streams.
  * Reports rows/s of both, their ratio, the server's peak RSS (VmHWM) sampled during the import, and
  * the CPU seconds the import took in the server and in Postgres (its backends: the import's and the
- * audit sealer's). BENCH_CPU_PROFILE_DIR=<dir> has the server write a V8 CPU profile there.
+ * audit sealer's). BENCH_CPU_PROFILE_DIR=<dir> has the server write a V8 CPU profile there;
+ * BENCH_LOG_STATEMENTS=true has Postgres log every statement of the import with its parse, bind and
+ * execute durations (log_min_duration_statement = 0 on the bench database, without parameters).
  */
 const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000)
 const url = process.env.BENCH_IMPORT_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/pa_bench_import'
@@ -72,6 +74,10 @@ const dataDir = mkdtempSync(join(tmpdir(), 'pa-import-bench-'))
 const config = loadConfig({ DATABASE_URL: url, DATA_DIR: dataDir })
 const db = await createDb({ databaseUrl: url, poolMax: 4, log: pino({ level: 'warn' }) })
 await migrateToLatest(db.kysely)
+const dbName = sql.id(new URL(url).pathname.slice(1))
+const logStatements = process.env.BENCH_LOG_STATEMENTS === 'true'
+if (logStatements) await sql`ALTER DATABASE ${dbName} SET log_min_duration_statement = 0`.execute(db.kysely)
+if (logStatements) await sql`ALTER DATABASE ${dbName} SET log_parameter_max_length = 0`.execute(db.kysely)
 const org = await db.kysely.insertInto('organization').values({ name: 'Bench import org' }).returningAll().executeTakeFirstOrThrow()
 const facility = await db.kysely.insertInto('facility').values({ organizationId: org.id, name: 'Bench import facility', kind: 'hospital', timeZone: 'America/New_York' })
   .returningAll().executeTakeFirstOrThrow()
@@ -118,6 +124,7 @@ try {
   serverPeak = peakRss(server.pid)
 } finally {
   await server.stop()
+  if (logStatements) await sql`ALTER DATABASE ${dbName} RESET ALL`.execute(db.kysely)
 }
 if (result.status !== 200) throw new Error(`import failed: ${result.status} ${result.body}`)
 const summary = JSON.parse(result.body)

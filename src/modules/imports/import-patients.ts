@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { sql, type RawBuilder, type Transaction } from 'kysely'
 import type { Database, NewAuditEvent } from '../../db/database.ts'
-import { auditEvent, insertAuditEvents } from '../../http/audit.ts'
+import { auditEvent, auditInsert, insertAuditEvents } from '../../http/audit.ts'
 import { ConflictError, NotFoundError } from '../../http/errors.ts'
 import { DUPLICATE_LOCK, type NameKeys } from '../patients/patient.repository.ts'
 import { CreatePatientBodySchema } from '../patients/patient.schemas.ts'
@@ -10,7 +10,7 @@ import { MERGED_MRN_SYSTEM, mrnFor, scoreCandidates } from '../patients/patient.
 import type { PhiCrypto } from '../patients/phi-crypto.ts'
 import { RunAlone, type BatchContext, type FieldProblem, type ImportKindHandler, type RowOutcome } from './import-kind.ts'
 import { rowProblem } from './import-parse.ts'
-import { canonical, lockKeys, recordset } from './import-sql.ts'
+import { canonical, lockKeys, rowsRecordset } from './import-sql.ts'
 import { restrictedAccess, restrictedRecord } from '../patients/patient-guard.ts'
 import { demographicFields } from '../patients/patient.service.ts'
 
@@ -42,8 +42,15 @@ const DEMOGRAPHICS = [
 type Column = (typeof DEMOGRAPHICS)[number][0]
 type Columns = Partial<Record<Column, unknown>>
 
-/** What a new patient's row holds where it leaves a column out: these, or null. */
-const DEFAULTS: Columns = { phones: [], phoneNumbers: [], emergencyContacts: [], smsReminderConsent: false, emailReminderConsent: false }
+/** What a new patient's row holds where it leaves a column out: the table's defaults (SQL), or null. */
+const DEFAULTS: Partial<Record<Column, string>> = { phones: `'[]'`, phoneNumbers: `'{}'`, emergencyContacts: `'[]'`, smsReminderConsent: 'false', emailReminderConsent: 'false' }
+
+/** The record of rows whose properties are the columns' camelCase names (rowsRecordset). */
+const recordOf = (columns: readonly (readonly [string, string, string])[]) => columns.map(([camel, , type]) => [camel, type] as const)
+
+// One problem for every duplicate row, its candidates added: an error per row captured a stack
+// trace for each, only to be dropped.
+const POSSIBLE_DUPLICATE = rowProblem(new ConflictError('possible-duplicate', 'Possible duplicates of this patient exist; review them, or import the row with duplicateOverride'))
 
 const identifierKey = (i: { system: string; value: string }) => `${i.system}|${i.value}`
 const ssnDigits = (ssn: string) => ssn.replace(/-/g, '')
@@ -171,6 +178,7 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
       const checking = !job.allowDuplicates && fresh.length > 0
       const keys = checking ? await probeKeys(trx, fresh.map((i) => rows[i].value)) : []
       const probes = keys.map((k, n) => probeOf(rows[fresh[n]].value, k, phi))
+      const probeBuckets = probes.map(buckets)
       // The same advisory keys as single registrations, so the two never race each other.
       await lockKeys(trx, probes.map((p) => `${org}:${p.keys.familyDm ?? ''}:${p.birthDate}`), DUPLICATE_LOCK)
       const search = candidateLookups(probes)
@@ -189,24 +197,21 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
         const later = await patientsByMrn(trx, org, rows, missed)
         if (later.size > 0 || [...byIdentifier.values(), ...byMrn.values()].some((id) => written.has(id))) throw new RunAlone()
         if (checking) {
-          const more = await findCandidates(trx, org, search, missed)
-          dbCandidates = dbCandidates.map((found, n) => [...found.filter((c) => !written.has(c.id)), ...more[n]])
+          // At most one batch of records: all read, and matched here as the lookups would have.
+          const more = candidateIndex(await readCandidates(trx, org, missed))
+          dbCandidates = dbCandidates.map((found, n) => [...found.filter((c) => !written.has(c.id)), ...more.find(probeBuckets[n])])
         }
       }
       locked()
-      const batchIndex = new Map<string, Candidate[]>()
+      const peers = candidateIndex([])
       for (const [n, i] of fresh.entries()) {
         const value = rows[i].value
         let scored: ReturnType<typeof scoreCandidates> = []
-        if (checking) {
-          const peers = new Map<string, Candidate>()
-          for (const b of buckets(probes[n])) for (const c of batchIndex.get(b) ?? []) peers.set(c.id, c)
-          scored = scoreCandidates([...dbCandidates[n], ...peers.values()], probes[n])
-        }
+        if (checking) scored = scoreCandidates([...dbCandidates[n], ...peers.find(probeBuckets[n])], probes[n])
         if (scored.length > 0 && !value.duplicateOverride) {
           outcomes[i] = {
             outcome: 'duplicate', recordId: null,
-            problem: rowProblem(new ConflictError('possible-duplicate', 'Possible duplicates of this patient exist; review them, or import the row with duplicateOverride', { candidates: scored })),
+            problem: { ...POSSIBLE_DUPLICATE, candidates: scored },
           }
           continue
         }
@@ -214,15 +219,10 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
         creates.push({ id, columns: withCipher(columnsOf(value), value), identifiers: value.identifiers ?? [] })
         if (checking) {
           const p = probes[n]
-          const self: Candidate = {
+          peers.add({
             id, familyKey: p.keys.familyKey, givenKey: p.keys.givenKey, familyDm: p.keys.familyDm, givenDm: p.keys.givenDm,
             phoneNumbers: p.phones, email: p.email, ssnHmac: p.ssnHmac, address: p.address as Candidate['address'], birthDate: p.birthDate,
-          }
-          for (const b of buckets(p)) {
-            const bucket = batchIndex.get(b)
-            if (bucket) bucket.push(self)
-            else batchIndex.set(b, [self])
-          }
+          }, probeBuckets[n])
         }
         outcomes[i] = { outcome: 'created', recordId: job.dryRun ? null : id }
         if (!job.dryRun) {
@@ -232,8 +232,7 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
         }
       }
 
-      if (!job.dryRun) await write(trx, job, creates, updates, identifierUpdates)
-      if (!job.dryRun) await insertAuditEvents(trx, audit)
+      if (!job.dryRun) await write(trx, job, creates, updates, identifierUpdates, audit)
       return outcomes as RowOutcome[]
     },
   }
@@ -253,13 +252,46 @@ function probeOf(value: PatientRow, keys: NameKeys, phi: PhiCrypto): Probe {
   }
 }
 
-/** The same prefilter as the patients module's candidate query, as in-memory buckets for rows of one batch. */
-function buckets(p: Probe): string[] {
-  const k = p.keys
-  return [
-    `n:${k.familyDm}|${k.givenDm}`, `bf:${p.birthDate}|${k.familyDm}`, `bg:${p.birthDate}|${k.givenDm}`,
-    ...p.phones.map((n) => `p:${n}`), ...(p.email ? [`e:${p.email.toLowerCase()}`] : []), ...(p.ssnHmac ? [`s:${p.ssnHmac}`] : []),
-  ]
+/**
+ * The candidate criteria below as in-memory buckets: two records share a bucket when the lookups
+ * of one would find the other in the database.
+ */
+export function buckets(p: Probe): string[] {
+  // Loops, not flatMap and map: this runs for every row and record of a batch, several times slower so.
+  const out: string[] = []
+  CRITERIA.forEach(({ keys, buckets = keys }, c) => {
+    for (const k of buckets(p)) out.push(`${c}|${k.join('|')}`)
+  })
+  return out
+}
+
+const probeOfCandidate = (c: Candidate): Probe => ({
+  keys: { familyKey: c.familyKey, familyDm: c.familyDm, familyDmAlt: null, givenKey: c.givenKey, givenDm: c.givenDm },
+  birthDate: c.birthDate, phones: c.phoneNumbers, email: c.email, ssnHmac: c.ssnHmac, address: c.address,
+})
+
+/**
+ * Records in memory (the batch's own, the previous batch's), found by a probe's buckets as the
+ * lookups would find them. `add` takes the record's buckets when the caller has them.
+ */
+function candidateIndex(records: Candidate[]) {
+  const index = new Map<string, Candidate[]>()
+  const add = (c: Candidate, keys = buckets(probeOfCandidate(c))) => {
+    for (const b of keys) {
+      const bucket = index.get(b)
+      if (bucket) bucket.push(c)
+      else index.set(b, [c])
+    }
+  }
+  for (const c of records) add(c)
+  return {
+    add,
+    find(keys: string[]): Candidate[] {
+      const found = new Set<Candidate>()
+      for (const b of keys) for (const c of index.get(b) ?? []) found.add(c)
+      return [...found]
+    },
+  }
 }
 
 /**
@@ -273,7 +305,7 @@ async function patientsByIdentifier(trx: Transaction<Database>, org: string, row
   const found = new Map<string, string>()
   if (idents.length === 0) return found
   const { rows: hits } = await sql<{ system: string; value: string; patientId: string }>`
-    SELECT v.system, v.value, pi.patient_id FROM ${recordset(idents, [['system', 'system', 'text'], ['value', 'value', 'text']])}
+    SELECT v.system, v.value, pi.patient_id FROM ${rowsRecordset(idents, [['system', 'text'], ['value', 'text']])}
     CROSS JOIN LATERAL (SELECT pi.patient_id FROM patient_identifier pi WHERE pi.organization_id = ${org} AND pi.system = v.system AND pi.value = v.value LIMIT 1) pi`.execute(trx)
   for (const h of hits) found.set(identifierKey(h), h.patientId)
   return found
@@ -286,7 +318,7 @@ async function patientsByMrn(trx: Transaction<Database>, org: string, rows: { va
   if (mrns.length === 0) return found
   const only = within ? sql`AND p.id = ANY(${within}::uuid[])` : sql``
   const { rows: hits } = await sql<{ id: string; mrn: string }>`
-    SELECT p.id, v.mrn FROM ${recordset(mrns, [['mrn', 'mrn', 'text']])}
+    SELECT p.id, v.mrn FROM ${rowsRecordset(mrns, [['mrn', 'text']])}
     CROSS JOIN LATERAL (SELECT p.id FROM patient p WHERE p.organization_id = ${org} AND p.mrn = v.mrn ${only} LIMIT 1) p`.execute(trx)
   for (const h of hits) found.set(h.mrn, h.id)
   return found
@@ -299,7 +331,7 @@ async function probeKeys(trx: Transaction<Database>, values: PatientRow[]): Prom
   const { rows } = await sql<NameKeys & { ord: number }>`
     WITH k AS MATERIALIZED (
       SELECT v.ord, patient_name_key(v.family) AS f, patient_name_key(v.given) AS g
-      FROM ${recordset(input, [['ord', 'ord', 'int'], ['family', 'family', 'text'], ['given', 'given', 'text']])}
+      FROM ${rowsRecordset(input, [['ord', 'int'], ['family', 'text'], ['given', 'text']])}
     )
     SELECT ord, f AS family_key, dmetaphone(f) AS family_dm, dmetaphone_alt(f) AS family_dm_alt, g AS given_key, dmetaphone(g) AS given_dm FROM k`.execute(trx)
   const out: NameKeys[] = []
@@ -308,94 +340,110 @@ async function probeKeys(trx: Transaction<Database>, values: PatientRow[]): Prom
 }
 
 /**
- * The patients module's candidate criteria, each a lookup on its own index: an OR of them
- * inside one lateral join defeats the indexes and scans the organisation per row. The key of a
- * row under a criterion, or undefined when the criterion cannot match it (a null never equals).
- * A shared phone alone is not searched: under scoreCandidates' weights a candidate sharing
- * neither a name code, nor email, nor SSN scores at most 0.55 (birth date, phone, address),
- * below DUPLICATE_THRESHOLD; and the GIN index's pending list, long during a bulk load, made that
- * lookup the slowest of all.
+ * Where a possible duplicate can be, each a lookup on its own index: an OR of them inside one
+ * lateral join defeats the indexes and scans the organisation per row. The keys of a row under a
+ * criterion (`v.k` in `where`), none when the criterion cannot match it (a null never equals); and
+ * when the lookup tests more than equal keys, the keys of the in-memory buckets that stand for it.
+ *
+ * Under scoreCandidates' weights (birth date 0.3; family name 0.25, or 0.15 by its code; given name
+ * 0.15, or 0.1 by its code; phone 0.15; address 0.1), a record that shares neither the SSN nor the
+ * email reaches DUPLICATE_THRESHOLD only with: the birth date and the family name; the birth date
+ * and both name codes; or a phone and a name code (with the birth date, or the family name, the
+ * given name's code and the address). Wider lookups (a name code with the birth date, the name
+ * codes alone) found tens of records per row in a large organisation, each to be read, sent and
+ * scored, and dropped. import-duplicate-criteria.test.ts checks these against the weights.
  */
-const CRITERIA: { key: (p: Probe) => [string, string | null] | undefined; where: RawBuilder<unknown> }[] = [
-  { key: (p) => (p.keys.familyDm && p.keys.givenDm ? [p.keys.familyDm, p.keys.givenDm] : undefined), where: sql`p.family_dm = v.a AND p.given_dm = v.b` },
-  { key: (p) => (p.keys.familyDm ? [p.birthDate, p.keys.familyDm] : undefined), where: sql`p.birth_date = v.a::date AND p.family_dm = v.b` },
-  { key: (p) => (p.keys.givenDm ? [p.birthDate, p.keys.givenDm] : undefined), where: sql`p.birth_date = v.a::date AND p.given_dm = v.b` },
-  { key: (p) => (p.email ? [p.email, null] : undefined), where: sql`p.email IS NOT NULL AND lower(p.email) = lower(v.a)` },
-  { key: (p) => (p.ssnHmac ? [p.ssnHmac, null] : undefined), where: sql`p.ssn_hmac IS NOT NULL AND p.ssn_hmac = v.a` },
+const CRITERIA: { keys: (p: Probe) => (string | null)[][]; buckets?: (p: Probe) => string[][]; where: RawBuilder<unknown> }[] = [
+  {
+    // Through the phone's GIN index (an OR of the codes leaves the planner no name index to prefer).
+    keys: (p) => (p.keys.familyDm || p.keys.givenDm ? p.phones.map((n) => [n, p.keys.familyDm || null, p.keys.givenDm || null]) : []),
+    buckets: (p) => {
+      const out: string[][] = []
+      for (const n of p.phones) {
+        if (p.keys.familyDm) out.push([n, 'f', p.keys.familyDm])
+        if (p.keys.givenDm) out.push([n, 'g', p.keys.givenDm])
+      }
+      return out
+    },
+    where: sql`p.phone_numbers @> ARRAY[v.k[1]] AND (p.family_dm = v.k[2] OR p.given_dm = v.k[3])`,
+  },
+  { keys: (p) => (p.keys.familyKey ? [[p.birthDate, p.keys.familyKey]] : []), where: sql`p.birth_date = v.k[1]::date AND p.family_key = v.k[2]` },
+  {
+    keys: (p) => (p.keys.familyDm && p.keys.givenDm ? [[p.birthDate, p.keys.familyDm, p.keys.givenDm]] : []),
+    where: sql`p.birth_date = v.k[1]::date AND p.family_dm = v.k[2] AND p.given_dm = v.k[3]`,
+  },
+  { keys: (p) => (p.email ? [[p.email.toLowerCase()]] : []), where: sql`p.email IS NOT NULL AND lower(p.email) = lower(v.k[1])` },
+  { keys: (p) => (p.ssnHmac ? [[p.ssnHmac]] : []), where: sql`p.ssn_hmac IS NOT NULL AND p.ssn_hmac = v.k[1]` },
 ]
 
 /** The lookups of every probe under each criterion, each distinct key once however many rows share it. */
 function candidateLookups(probes: Probe[]) {
-  const lookups: { n: number; c: number; a: string; b: string | null }[] = []
+  const lookups: { n: number; c: number; k: (string | null)[] }[] = []
   const lookupOf = new Map<string, number>()
   const probeLookups = probes.map((p) => {
     const ns: number[] = []
-    CRITERIA.forEach(({ key }, c) => {
-      const k = key(p)
-      if (!k) return
-      const name = `${c}\u0000${k[0]}\u0000${k[1] ?? ''}`
-      let n = lookupOf.get(name)
-      if (n === undefined) {
-        n = lookups.length
-        lookups.push({ n, c, a: k[0], b: k[1] })
-        lookupOf.set(name, n)
+    CRITERIA.forEach(({ keys }, c) => {
+      for (const k of keys(p)) {
+        const name = `${c}\u0000${k.join('\u0000')}`
+        let n = lookupOf.get(name)
+        if (n === undefined) {
+          n = lookups.length
+          lookups.push({ n, c, k })
+          lookupOf.set(name, n)
+        }
+        ns.push(n)
       }
-      ns.push(n)
     })
     return ns
   })
-  return { count: lookups.length, probeLookups, input: recordset(lookups, [['n', 'n', 'int'], ['c', 'c', 'int'], ['a', 'a', 'text'], ['b', 'b', 'text']]) }
+  return { count: lookups.length, probeLookups, input: rowsRecordset(lookups, [['n', 'int'], ['c', 'int'], ['k', 'text[]']]) }
+}
+
+/** What scoring reads of a candidate: read by the lookup that finds it, not by a second probe of its id. */
+const CANDIDATE_COLUMNS = sql`p.id, p.family_key, p.given_key, p.family_dm, p.given_dm, p.phone_numbers, p.email, p.ssn_hmac, p.address, p.birth_date`
+
+// The organisation is a filter only (IS NOT DISTINCT FROM is not indexable): as an index condition,
+// which the planner picks while its statistics have not seen the organisation grow, every lookup
+// would read all of the organisation's patients.
+const candidateOf = (org: string) => sql`p.organization_id IS NOT DISTINCT FROM ${org}::uuid AND p.active`
+
+/**
+ * Candidates as one JSON text of columns, each candidate's once (`from` names them `p`): as
+ * thousands of result rows they cost the driver more than the lookups cost Postgres.
+ */
+const candidateColumns = (from: RawBuilder<unknown>) => sql`
+  SELECT json_build_array(array_agg(p.id), array_agg(p.family_key), array_agg(p.given_key), array_agg(p.family_dm), array_agg(p.given_dm),
+    array_agg(to_json(p.phone_numbers)), array_agg(p.email), array_agg(p.ssn_hmac), array_agg(p.address), array_agg(p.birth_date::text))
+  FROM ${from}`
+
+type Col<T> = T[] | null
+function parseCandidates([id, familyKey, givenKey, familyDm, givenDm, phones, email, ssnHmac, address, birthDate]: [
+  Col<string>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string[]>, Col<string | null>, Col<string | null>, Col<unknown>, Col<string>,
+]): Candidate[] {
+  return (id ?? []).map((cid, i) => ({
+    id: cid, familyKey: familyKey![i], givenKey: givenKey![i], familyDm: familyDm![i], givenDm: givenDm![i],
+    phoneNumbers: phones![i], email: email![i], ssnHmac: ssnHmac![i], address: address![i] as Candidate['address'], birthDate: birthDate![i],
+  }))
 }
 
 /**
  * Possible duplicates of every probe, in one statement: up to 20 patients per criterion and
- * lookup. `within`, when given, are the only patients to consider (those the previous batch
- * wrote), however many match.
+ * lookup. `v.c = n` is decided once per lookup, so each runs only its own criterion's branch.
  */
-async function findCandidates(trx: Transaction<Database>, org: string, search: ReturnType<typeof candidateLookups>, within?: string[]): Promise<Candidate[][]> {
+async function findCandidates(trx: Transaction<Database>, org: string, search: ReturnType<typeof candidateLookups>): Promise<Candidate[][]> {
   const { count, probeLookups, input } = search
   if (probeLookups.length === 0) return []
-  // The organisation is a filter only (IS NOT DISTINCT FROM is not indexable): as an index
-  // condition, which the planner picks while its statistics have not seen the organisation grow,
-  // every lookup would read all of the organisation's patients. `v.c = n` is decided once per
-  // lookup, so each runs only its own criterion's branch.
-  const candidate = sql`p.organization_id IS NOT DISTINCT FROM ${org}::uuid AND p.active`
-  // `within` is one batch's records at most: each criterion joins the lookups with them. The
-  // planner, blind to the sizes of both, picks nested loops, a million comparisons per criterion
-  // in a batch of 1,000; hash joins take a few milliseconds.
-  const matches = within
-    ? sql`
-      w AS MATERIALIZED (SELECT * FROM patient p WHERE p.id = ANY(${within}::uuid[]) AND ${candidate}),
-      v AS MATERIALIZED (SELECT * FROM ${input}),
-      m AS (${sql.join(CRITERIA.map(({ where }, c) => sql`SELECT v.n, p.id FROM v JOIN w p ON v.c = ${sql.lit(c)} AND ${where}`), sql` UNION ALL `)})`
-    : sql`
-      m AS (
-        SELECT v.n, c.id FROM ${input}
-        CROSS JOIN LATERAL (${sql.join(CRITERIA.map(({ where }, c) => sql`(SELECT p.id FROM patient p WHERE v.c = ${sql.lit(c)} AND ${candidate} AND ${where} LIMIT 20)`), sql` UNION ALL `)}) c
-      )`
-  if (within) await sql`SET LOCAL enable_nestloop = off`.execute(trx)
-  // Answered as one JSON text of columns, each candidate's once: as thousands of result rows they
-  // cost the driver more than the lookups cost Postgres.
   const { rows } = await sql<{ found: string }>`
-    WITH ${matches}
+    WITH m AS (
+      SELECT v.n, c.* FROM ${input}
+      CROSS JOIN LATERAL (${sql.join(CRITERIA.map(({ where }, c) => sql`(SELECT ${CANDIDATE_COLUMNS} FROM patient p WHERE v.c = ${sql.lit(c)} AND ${candidateOf(org)} AND ${where} LIMIT 20)`), sql` UNION ALL `)}) c
+    )
     SELECT json_build_array(
       (SELECT json_build_array(array_agg(m.n), array_agg(m.id)) FROM m),
-      (SELECT json_build_array(array_agg(p.id), array_agg(p.family_key), array_agg(p.given_key), array_agg(p.family_dm), array_agg(p.given_dm),
-         array_agg(to_json(p.phone_numbers)), array_agg(p.email), array_agg(p.ssn_hmac), array_agg(p.address), array_agg(p.birth_date::text))
-       FROM ${within ? sql`w` : sql`patient`} p WHERE p.id IN (SELECT id FROM m))
+      (${candidateColumns(sql`(SELECT DISTINCT ON (id) * FROM m) p`)})
     )::text AS found`.execute(trx)
-  // The batch's writes need nested loops (an update joins patient by id).
-  if (within) await sql`SET LOCAL enable_nestloop TO DEFAULT`.execute(trx)
-  type Col<T> = T[] | null
-  const [[ns, ids], [id, familyKey, givenKey, familyDm, givenDm, phones, email, ssnHmac, address, birthDate]] = JSON.parse(rows[0].found) as [
-    [Col<number>, Col<string>],
-    [Col<string>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string[]>, Col<string | null>, Col<string | null>, Col<unknown>, Col<string>],
-  ]
-  const byId = new Map<string, Candidate>()
-  id?.forEach((cid, i) => byId.set(cid, {
-    id: cid, familyKey: familyKey![i], givenKey: givenKey![i], familyDm: familyDm![i], givenDm: givenDm![i],
-    phoneNumbers: phones![i], email: email![i], ssnHmac: ssnHmac![i], address: address![i] as Candidate['address'], birthDate: birthDate![i],
-  }))
+  const [[ns, ids], columns] = JSON.parse(rows[0].found) as [[Col<number>, Col<string>], Parameters<typeof parseCandidates>[0]]
+  const byId = new Map(parseCandidates(columns).map((c) => [c.id, c]))
   const found: Candidate[][] = Array.from({ length: count }, () => [])
   ns?.forEach((n, i) => found[n].push(byId.get(ids![i])!))
   return probeLookups.map((ls) => {
@@ -406,49 +454,64 @@ async function findCandidates(trx: Transaction<Database>, org: string, search: R
   })
 }
 
-const PATIENT_INSERT_COLUMNS = [['id', 'id', 'uuid'], ['mrn', 'mrn', 'text'], ...DEMOGRAPHICS] as const
+/** The given records, as candidates: those of the organisation that are active. */
+async function readCandidates(trx: Transaction<Database>, org: string, ids: string[]): Promise<Candidate[]> {
+  const { rows } = await sql<{ found: string }>`
+    SELECT (${candidateColumns(sql`patient p WHERE p.id = ANY(${ids}::uuid[]) AND ${candidateOf(org)}`)})::text AS found`.execute(trx)
+  return parseCandidates(JSON.parse(rows[0].found))
+}
 
-/** The batch's writes: a handful of multi-row statements, whatever the number of rows. */
+const PATIENT_INSERT_COLUMNS = [['id', 'id', 'uuid'], ['mrn', 'mrn', 'text'], ...DEMOGRAPHICS] as const
+const PATIENT_UPDATE_COLUMNS = [['id', 'id', 'uuid'], ...DEMOGRAPHICS] as const
+const IDENTIFIER_COLUMNS = [['patientId', 'uuid'], ['system', 'text'], ['value', 'text']] as const
+
+/**
+ * The batch's writes and audit events: a handful of multi-row statements, whatever the number of
+ * rows. The events travel in the statement of the creates when there is one.
+ */
 async function write(
   trx: Transaction<Database>,
   job: BatchContext['job'],
   creates: { id: string; columns: Columns; identifiers: { system: string; value: string }[] }[],
   updates: (Columns & { id: string })[],
   identifierUpdates: { patientId: string; identifiers: { system: string; value: string }[] }[],
+  audit: NewAuditEvent[],
 ) {
   if (creates.length > 0) {
     const { rows: seq } = await sql<{ n: string }>`SELECT nextval('patient_mrn_seq')::text AS n FROM generate_series(1, ${creates.length})`.execute(trx)
-    // Completed in place (each row's columns are its own object): a copy of every row with all
-    // its columns cost more than the insert statement's JSON.
-    const values = creates.map((c, n) => {
-      for (const [k, v] of Object.entries(DEFAULTS) as [Column, unknown][]) c.columns[k] ??= v
-      return Object.assign(c.columns, { id: c.id, mrn: mrnFor(seq[n].n) })
-    })
+    // Completed in place (each row's columns are its own object, holding only the fields the row
+    // sets): a copy of every row with all its columns cost more than the insert statement's JSON.
+    const values = creates.map((c, n) => Object.assign(c.columns, { id: c.id, mrn: mrnFor(seq[n].n) }))
     const names = PATIENT_INSERT_COLUMNS.map(([, snake]) => snake).join(', ')
-    const identifiers = creates.flatMap((c) => c.identifiers.map((x) => ({ ...x, patientId: c.id })))
-    // One statement: the patients, their registering facility's links, their identifiers.
+    const selected = PATIENT_INSERT_COLUMNS.map(([camel]) => {
+      const fallback = DEFAULTS[camel as Column]
+      return fallback ? `coalesce(v."${camel}", ${fallback})` : `v."${camel}"`
+    }).join(', ')
+    const identifiers = creates.flatMap((c) => c.identifiers.map((x) => ({ patientId: c.id, system: x.system, value: x.value })))
+    // One statement: the patients, their registering facility's links, their identifiers, and the
+    // batch's audit events.
     await sql`
       WITH p AS (
         INSERT INTO patient (organization_id, facility_id, ${sql.raw(names)})
-        SELECT ${job.organizationId}::uuid, ${job.facilityId}::uuid, ${sql.raw(names)} FROM ${recordset(values, PATIENT_INSERT_COLUMNS)}
+        SELECT ${job.organizationId}::uuid, ${job.facilityId}::uuid, ${sql.raw(selected)} FROM ${rowsRecordset(values, recordOf(PATIENT_INSERT_COLUMNS))}
         RETURNING id
       ), linked AS (
         INSERT INTO patient_facility (patient_id, facility_id) SELECT id, ${job.facilityId}::uuid FROM p
-      )
+      ), audited AS (${auditInsert(audit)})
       INSERT INTO patient_identifier (organization_id, patient_id, system, value)
-      SELECT ${job.organizationId}::uuid, patient_id, system, value
-      FROM ${recordset(identifiers, [['patientId', 'patient_id', 'uuid'], ['system', 'system', 'text'], ['value', 'value', 'text']])}`.execute(trx)
+      SELECT ${job.organizationId}::uuid, v."patientId", v.system, v.value FROM ${rowsRecordset(identifiers, IDENTIFIER_COLUMNS)}`.execute(trx)
+  } else {
+    await insertAuditEvents(trx, audit)
   }
   if (updates.length > 0) {
-    const columns = [['id', 'id', 'uuid'], ...DEMOGRAPHICS] as const
-    const set = DEMOGRAPHICS.map(([, snake]) => `${snake} = v.${snake}`).join(', ')
-    await sql`UPDATE patient SET ${sql.raw(set)}, version = patient.version + 1, updated_at = now() FROM ${recordset(updates, columns)} WHERE patient.id = v.id`.execute(trx)
+    const set = DEMOGRAPHICS.map(([camel, snake]) => `${snake} = v."${camel}"`).join(', ')
+    await sql`UPDATE patient SET ${sql.raw(set)}, version = patient.version + 1, updated_at = now()
+              FROM ${rowsRecordset(updates, recordOf(PATIENT_UPDATE_COLUMNS))} WHERE patient.id = v.id`.execute(trx)
   }
   if (identifierUpdates.length > 0) {
-    const identifierRows = identifierUpdates.flatMap((u) => u.identifiers.map((x) => ({ ...x, patientId: u.patientId })))
-    await sql`DELETE FROM patient_identifier WHERE system <> ${MERGED_MRN_SYSTEM} AND patient_id IN (SELECT id FROM ${recordset(identifierUpdates.map((u) => ({ id: u.patientId })), [['id', 'id', 'uuid']])})`.execute(trx)
+    const identifierRows = identifierUpdates.flatMap((u) => u.identifiers.map((x) => ({ patientId: u.patientId, system: x.system, value: x.value })))
+    await sql`DELETE FROM patient_identifier WHERE system <> ${MERGED_MRN_SYSTEM} AND patient_id = ANY(${identifierUpdates.map((u) => u.patientId)}::uuid[])`.execute(trx)
     await sql`INSERT INTO patient_identifier (organization_id, patient_id, system, value)
-              SELECT ${job.organizationId}::uuid, patient_id, system, value
-              FROM ${recordset(identifierRows, [['patientId', 'patient_id', 'uuid'], ['system', 'system', 'text'], ['value', 'value', 'text']])}`.execute(trx)
+              SELECT ${job.organizationId}::uuid, v."patientId", v.system, v.value FROM ${rowsRecordset(identifierRows, IDENTIFIER_COLUMNS)}`.execute(trx)
   }
 }

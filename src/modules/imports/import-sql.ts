@@ -1,7 +1,17 @@
-import { sql, type Transaction } from 'kysely'
+import { sql, type RawBuilder, type Transaction } from 'kysely'
 import type { Database } from '../../db/database.ts'
 
 export { lockKeys, recordset } from '../../db/query-helpers.ts'
+
+/**
+ * As recordset, for rows already shaped as the record: each column is the row's property of the
+ * same name (quoted, so camelCase names work), and an absent property reads as null. The rows are
+ * serialized as they are, without a copy of each with every column: the import's rows hold only
+ * the fields they set, and most of a patient's columns are usually absent.
+ */
+export function rowsRecordset(rows: readonly object[], columns: readonly (readonly [string, string])[]): RawBuilder<unknown> {
+  return sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(${sql.raw(columns.map(([name, type]) => `"${name}" ${type}`).join(', '))})`
+}
 
 /** JSON with sorted keys: jsonb does not keep the key order it was given. */
 export function canonical(v: unknown): string {

@@ -19,7 +19,7 @@ t.test('a patient import and a registration of the same person in flight (real P
     let upload: Promise<{ statusCode: number; body: string }> | undefined
     const registered = await db.kysely.transaction().execute(async (trx) => {
       // What a registration does before it commits: the advisory lock on (organisation,
-      // family-name code, birth date) of patient.repository's prepareInsert, then the insert.
+      // family-name code, birth date) of patient_registration_check, then the insert.
       await sql`SELECT pg_advisory_xact_lock(hashtextextended(${organization.id}::text || ':' || coalesce(dmetaphone(patient_name_key(${person.familyName})), '') || ':' || ${person.birthDate}, 0))`.execute(trx)
       const patient = await trx.insertInto('patient')
         .values({ organizationId: organization.id, facilityId: facility.id, mrn: 'RACE-1', ...person })

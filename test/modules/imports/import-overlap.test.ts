@@ -163,7 +163,7 @@ const waitingOnLock = (b: Backend) => b.state === 'active' && b.waitEventType ==
  * A batch that has made its duplicate-candidate search (its last statement, known by its opening:
  * pg_stat_activity keeps the first kilobyte) and waits for the batch before to commit.
  */
-const readAll = (b: Backend) => b.state === 'idle in transaction' && b.query.includes('SELECT v.n, c.id FROM')
+const readAll = (b: Backend) => b.state === 'idle in transaction' && b.query.includes('SELECT v.n, c.* FROM')
 
 async function until(check: () => Promise<boolean>, ms = 10_000) {
   for (const end = Date.now() + ms; Date.now() < end; await delay(20)) if (await check()) return true

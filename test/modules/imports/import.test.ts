@@ -133,28 +133,31 @@ t.test('batch imports', async (t) => {
     const ids = (system: string, value: string) => [{ system, value }]
     const first = await importFile(ndjson([
       { familyName: 'Quinlan', givenNames: 'Marcus', birthDate: '1950-01-01', identifiers: ids('urn:ehr:crit', 'Q1'), phones: [{ use: 'mobile', number: '+15550001001' }], address: { line1: '1 Elm St', city: 'Troy', postalCode: '12180' } },
-      { familyName: 'Thackeray', givenNames: 'Beatrix', birthDate: '1951-02-02', identifiers: ids('urn:ehr:crit', 'Q2'), phones: [{ use: 'mobile', number: '+15550001002' }] },
+      { familyName: 'Thackeray', givenNames: 'Beatrix', birthDate: '1951-02-02', identifiers: ids('urn:ehr:crit', 'Q2'), phones: [{ use: 'mobile', number: '+15550001002' }], address: { line1: '2 Ash St', city: 'Troy', postalCode: '12180' } },
       { familyName: 'Ulverston', givenNames: 'Cedric', birthDate: '1952-03-03', identifiers: ids('urn:ehr:crit', 'Q3'), phones: [{ use: 'mobile', number: '+15550001003' }] },
       { familyName: 'Vandermeer', givenNames: 'Dolores', birthDate: '1953-04-04', identifiers: ids('urn:ehr:crit', 'Q4'), email: 'dolores@example.org', phones: [{ use: 'mobile', number: '+15550001004' }], address: { line1: '4 Oak St', city: 'Troy', postalCode: '12180' } },
       { familyName: 'Wolfenden', givenNames: 'Ezra', birthDate: '1954-05-05', identifiers: ids('urn:ehr:crit', 'Q5'), ssn: '123-45-6701', phones: [{ use: 'mobile', number: '+15550001005' }] },
+      { familyName: 'Pemberton', givenNames: 'Horatio', birthDate: '1955-06-06', identifiers: ids('urn:ehr:crit', 'Q6'), phones: [{ use: 'mobile', number: '+15550001006' }] },
     ]))
-    t.match(first.job, { created: 5 })
-    const [marcus, beatrix, cedric, dolores, ezra] = first.results.map((r) => r.recordId)
+    t.match(first.job, { created: 6 })
+    const [marcus, beatrix, cedric, dolores, ezra, horatio] = first.results.map((r) => r.recordId)
     const { job, results: rows } = await importFile(ndjson([
-      // The name codes alone (another birth date): names, phone and address.
+      // A phone and the name codes (another birth date): names, phone and address.
       { familyName: 'Quinlan', givenNames: 'Marcus', birthDate: '1990-09-09', identifiers: ids('urn:ehr:crit', 'R1'), phones: [{ use: 'mobile', number: '+15550001001' }], address: { line1: '1 Elm St', city: 'Troy', postalCode: '12180' } },
-      // Birth date and family-name code (another given name).
-      { familyName: 'Thackeray', givenNames: 'Zebulon', birthDate: '1951-02-02', identifiers: ids('urn:ehr:crit', 'R2'), phones: [{ use: 'mobile', number: '+15550001002' }] },
-      // Birth date and given-name code (another family name).
+      // Birth date and family name (another given name, another phone): and the address.
+      { familyName: 'Thackeray', givenNames: 'Zebulon', birthDate: '1951-02-02', identifiers: ids('urn:ehr:crit', 'R2'), phones: [{ use: 'mobile', number: '+15550009002' }], address: { line1: '2 Ash St', city: 'Troy', postalCode: '12180' } },
+      // A phone and the given-name code (another family name): and the birth date.
       { familyName: 'Yarborough', givenNames: 'Cedric', birthDate: '1952-03-03', identifiers: ids('urn:ehr:crit', 'R3'), phones: [{ use: 'mobile', number: '+15550001003' }] },
       // The email, in other letter case (no name code in common).
       { familyName: 'Zeller', givenNames: 'Fiona', birthDate: '1953-04-04', identifiers: ids('urn:ehr:crit', 'R4'), email: 'Dolores@Example.org', phones: [{ use: 'mobile', number: '+15550001004' }], address: { line1: '4 Oak St', city: 'Troy', postalCode: '12180' } },
       // The SSN (nothing else but the phone).
       { familyName: 'Abernathy', givenNames: 'Gideon', birthDate: '1999-12-12', identifiers: ids('urn:ehr:crit', 'R5'), ssn: '123-45-6701', phones: [{ use: 'mobile', number: '+15550001005' }] },
+      // Birth date and both name codes, the family name spelt otherwise (no phone in common).
+      { familyName: 'Pembertin', givenNames: 'Horatio', birthDate: '1955-06-06', identifiers: ids('urn:ehr:crit', 'R6'), phones: [{ use: 'mobile', number: '+15550009006' }] },
     ]))
-    t.match(job, { created: 0, duplicates: 5 })
+    t.match(job, { created: 0, duplicates: 6 })
     t.same(rows.map((r) => [r.outcome, r.problem.candidates.map((c: { id: string }) => c.id)]), [
-      ['duplicate', [marcus]], ['duplicate', [beatrix]], ['duplicate', [cedric]], ['duplicate', [dolores]], ['duplicate', [ezra]],
+      ['duplicate', [marcus]], ['duplicate', [beatrix]], ['duplicate', [cedric]], ['duplicate', [dolores]], ['duplicate', [ezra]], ['duplicate', [horatio]],
     ])
   })
 
