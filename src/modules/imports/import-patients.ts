@@ -4,7 +4,7 @@ import { sql, type RawBuilder, type Transaction } from 'kysely'
 import type { Database, NewAuditEvent } from '../../db/database.ts'
 import { auditEvent, auditInsert, insertAuditEvents } from '../../http/audit.ts'
 import { ConflictError, NotFoundError } from '../../http/errors.ts'
-import { DUPLICATE_LOCK, type NameKeys } from '../patients/patient.repository.ts'
+import { DUPLICATE_LOCK, PATIENT_DEMOGRAPHICS, type NameKeys } from '../patients/patient.repository.ts'
 import { CreatePatientBodySchema } from '../patients/patient.schemas.ts'
 import { MERGED_MRN_SYSTEM, mrnFor, scoreCandidates } from '../patients/patient.service.ts'
 import type { PhiCrypto } from '../patients/phi-crypto.ts'
@@ -28,17 +28,8 @@ export const PatientImportRowSchema = Type.Object(
 )
 type PatientRow = Static<typeof PatientImportRowSchema>
 
-// Writable demographic columns and their SQL types, in the order of the bulk statements below.
-const DEMOGRAPHICS = [
-  ['familyName', 'family_name', 'text'], ['givenNames', 'given_names', 'text'], ['birthDate', 'birth_date', 'date'],
-  ['prefix', 'prefix', 'text'], ['suffix', 'suffix', 'text'], ['preferredName', 'preferred_name', 'text'],
-  ['administrativeSex', 'administrative_sex', 'text'], ['genderIdentity', 'gender_identity', 'text'], ['language', 'language', 'text'],
-  ['maritalStatus', 'marital_status', 'text'], ['address', 'address', 'jsonb'], ['phones', 'phones', 'jsonb'],
-  ['phoneNumbers', 'phone_numbers', 'text[]'], ['email', 'email', 'text'], ['emergencyContacts', 'emergency_contacts', 'jsonb'],
-  ['guarantor', 'guarantor', 'jsonb'], ['preferredContact', 'preferred_contact', 'text'],
-  ['smsReminderConsent', 'sms_reminder_consent', 'boolean'], ['emailReminderConsent', 'email_reminder_consent', 'boolean'],
-  ['ssnCipher', 'ssn_cipher', 'text'], ['ssnHmac', 'ssn_hmac', 'text'], ['ssnLast4', 'ssn_last4', 'text'], ['restriction', 'restriction', 'text'],
-] as const
+// Writable demographic columns and their SQL types (the registration's), in the order of the bulk statements below.
+const DEMOGRAPHICS = PATIENT_DEMOGRAPHICS
 type Column = (typeof DEMOGRAPHICS)[number][0]
 type Columns = Partial<Record<Column, unknown>>
 
