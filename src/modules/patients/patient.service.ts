@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { Transaction } from 'kysely'
-import type { Database, NewPatient, PatientUpdate } from '../../db/database.ts'
+import type { RawBuilder, Transaction } from 'kysely'
+import type { Database, PatientUpdate } from '../../db/database.ts'
 import { canActFor, facilityScope, type Principal } from '../../http/auth.ts'
 import { auditChange, auditChangeIn, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../http/errors.ts'
@@ -259,10 +259,11 @@ export async function insertPatientChecked(
   }
   let override: { reason: string; candidates: string[] } | undefined
   for (;;) {
-    const audit = auditChangeIn.bind(null, ctx, {
+    const fields = {
       action: 'create', verb: 'patient.create', resourceType: 'patient', resourceId: id, patientId: id, facilityId: body.facilityId,
       detail: override ? { duplicateOverride: override } : undefined,
-    })
+    } as const
+    const audit = (inserted: RawBuilder<boolean>) => auditChangeIn(ctx, fields, inserted)
     const result = await repo.insertPatient(db, row, body.identifiers ?? [], check, audit)
     if (!result) throw new NotFoundError('Facility')
     if ('patient' in result) return result.patient
