@@ -14,7 +14,7 @@ import { migrateToLatest } from '../src/db/migrator.ts'
 import { mintTrialToken } from '../src/http/auth.ts'
 import { startAppServer } from './lib/app-server.ts'
 import { ensureDatabase } from './lib/database.ts'
-import { cpuSeconds } from './lib/cpu.ts'
+import { cpuMeter } from './lib/cpu.ts'
 
 /**
  * Batch import of patients against real PostgreSQL, next to a raw COPY of the same rows into the
@@ -104,7 +104,7 @@ try {
   const job = (await created.json()) as { id: string }
   console.log(`importing ${ROWS.toLocaleString('en-US')} patients through the API (import ${job.id}, batches of ${config.IMPORT_BATCH_ROWS})...`)
   const sampler = setInterval(() => rssSamples.push(rssNow(server.pid)), 1000)
-  const cpuBefore = new Map([server.pid, ...(await backends())].map((pid) => [pid, cpuSeconds(pid)]))
+  const cpu = await cpuMeter(backends, [server.pid])
   const started = performance.now()
   result = await new Promise((resolve, reject) => {
     const req = request(`${server.baseUrl}/imports/${job.id}/file`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/x-ndjson' } }, (res) => {
@@ -118,9 +118,7 @@ try {
   importSeconds = (performance.now() - started) / 1000
   clearInterval(sampler)
   rssSamples = [...rssSamples, rssNow(server.pid)]
-  serverCpu = cpuSeconds(server.pid) - cpuBefore.get(server.pid)!
-  // The pool's connections (the import's, the audit sealer's) outlive the import: all are listed now.
-  for (const pid of await backends()) postgresCpu += cpuSeconds(pid) - (cpuBefore.get(pid) ?? 0)
+  ;({ client: serverCpu, postgres: postgresCpu } = await cpu.stop(false))
   serverPeak = peakRss(server.pid)
 } finally {
   await server.stop()
