@@ -32,12 +32,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   // text, namespace 4004), so a session of the previous version and one of this agree.
   await sql`
     CREATE FUNCTION schedule_lock(p_ids uuid[]) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
-    DECLARE
-      k uuid;
     BEGIN
-      FOREACH k IN ARRAY ARRAY(SELECT DISTINCT i FROM unnest(p_ids) AS i ORDER BY i) LOOP
-        PERFORM pg_advisory_xact_lock(hashtextextended(k::text, 4004));
-      END LOOP;
+      -- unnest yields the sorted array in its order.
+      PERFORM pg_advisory_xact_lock(hashtextextended(k::text, 4004)) FROM unnest(ARRAY(SELECT DISTINCT i FROM unnest(p_ids) AS i ORDER BY i)) AS k;
     END $$`.execute(db)
 
   // A constraint cannot consult now(): expired holds of these schedules are deleted by whoever
@@ -70,10 +67,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     ) LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $$
     BEGIN
       PERFORM schedule_lock(p_provider_id || p_resource_ids);
-      provider_active := coalesce((SELECT p.active FROM provider p WHERE p.id = p_provider_id), false);
-      SELECT t.active INTO type_active FROM appointment_type t WHERE t.id = p_appointment_type_id FOR SHARE;
-      type_active := coalesce(type_active, false);
-      resources_active := (SELECT count(*) FROM resource r WHERE r.id = ANY(p_resource_ids) AND r.active) = cardinality(p_resource_ids);
+      SELECT coalesce((SELECT p.active FROM provider p WHERE p.id = p_provider_id), false),
+             coalesce((SELECT t.active FROM appointment_type t WHERE t.id = p_appointment_type_id FOR SHARE), false),
+             (SELECT count(*) FROM resource r WHERE r.id = ANY(p_resource_ids) AND r.active) = cardinality(p_resource_ids)
+        INTO provider_active, type_active, resources_active;
       PERFORM schedule_expire_holds(ARRAY[p_provider_id], p_resource_ids);
       proceed := provider_active AND type_active AND resources_active AND (p_overbook OR NOT EXISTS (
         SELECT FROM reservation r
