@@ -6,6 +6,15 @@ import { usingPostgres } from '../../helpers/db.ts'
 import { createPatient } from '../../helpers/factories.ts'
 import { clinic, localAt } from './fixtures.ts'
 
+/** Polls until the check holds (for up to 2 s), or fails saying what never happened. */
+async function until(what: string, check: () => Promise<boolean>) {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error(`never: ${what}`)
+}
+
 t.test('50 concurrent bookings of overlapping time: exactly one wins, 49 get 409, none 5xx', {
   skip: usingPostgres() ? false : 'PGlite is one connection: requests run one after another, so concurrency proves nothing there (set TEST_DATABASE_URL)',
 }, async (t) => {
@@ -70,15 +79,8 @@ t.test('a provider or appointment type retired while a booking waits for its loc
     method: 'POST', url: '/appointments', headers: bearer(scheduler),
     payload: { facilityId: c.facility.id, patientId: patient.id, providerId: c.provider.id, appointmentTypeId: c.type.id, start: localAt('UTC', day, '10:00'), resourceIds: [c.room.id] },
   })
-  // Resolves once some other session waits on a lock (the booking, blocked by the retirer).
-  const waiting = async () => {
-    for (let i = 0; i < 200; i++) {
-      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`.execute(db.kysely)
-      if (rows[0].n > 0) return
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    throw new Error('the booking never waited')
-  }
+  // Some other session waits on a lock: the booking, blocked by the retirer.
+  const waiting = () => until('the booking waits', async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`.execute(db.kysely)).rows[0].n > 0)
   const appointments = () => db.kysely.selectFrom('appointment').select('id').where('providerId', '=', c.provider.id).execute()
 
   const cases = [
@@ -128,13 +130,6 @@ t.test('a booking that waits for the schedule locks while another booking of the
   const advisoryLocks = async (granted: boolean) => (await sql<{ n: number }>`
     SELECT count(*)::int AS n FROM pg_locks
      WHERE locktype = 'advisory' AND granted = ${granted} AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`.execute(db.kysely)).rows[0].n
-  const until = async (what: string, check: () => Promise<boolean>) => {
-    for (let i = 0; i < 200; i++) {
-      if (await check()) return
-      await new Promise((r) => setTimeout(r, 5))
-    }
-    throw new Error(`never: ${what}`)
-  }
 
   const cases = [
     { name: 'the first an ordinary booking', token: scheduler, first: {} },
