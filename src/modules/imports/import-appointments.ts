@@ -4,7 +4,7 @@ import { sql, type Transaction } from 'kysely'
 import type { Database, NewAuditEvent } from '../../db/database.ts'
 import { auditEvent, insertAuditEvents } from '../../http/audit.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../http/errors.ts'
-import { SCHEDULE_LOCK } from '../scheduling/scheduling.repository.ts'
+import { deleteExpiredHolds, lockSchedules } from '../scheduling/scheduling.repository.ts'
 import { AppointmentStatusSchema, BookAppointmentBodySchema, CancelBodySchema } from '../scheduling/scheduling.schemas.ts'
 import type { FieldProblem, ImportKindHandler, RowOutcome } from './import-kind.ts'
 import { rowProblem } from './import-parse.ts'
@@ -52,7 +52,7 @@ type AppointmentRow = Static<typeof AppointmentImportRowSchema>
 /** Statuses that occupy the provider's and resources' time (as the scheduling module keeps them). */
 const RESERVING = new Set(['booked', 'arrived', 'checked-in', 'fulfilled'])
 const MINUTE = 60_000
-/** Advisory-lock namespace of a source key (schedules are locked under the scheduling module's SCHEDULE_LOCK). */
+/** Advisory-lock namespace of a source key (schedules are locked by the scheduling module's lockSchedules). */
 const SOURCE_LOCK = 4_005
 
 interface State {
@@ -152,10 +152,10 @@ export function appointmentImport(): ImportKindHandler<AppointmentRow> {
           ...current.flatMap((a) => [a.providerId, ...a.resourceIds]),
         ]
         const locked = new Set(scheduleIds(await readCurrent(false)))
-        await lockKeys(trx, [...locked], SCHEDULE_LOCK)
+        await lockSchedules(trx, [...locked])
         const found = await readCurrent(true)
         // Moved to another provider or room in between (rare): lock those as well.
-        await lockKeys(trx, scheduleIds(found).filter((id) => !locked.has(id)), SCHEDULE_LOCK)
+        await lockSchedules(trx, scheduleIds(found).filter((id) => !locked.has(id)))
         const bySource = new Map<string, Current>(found.map((a) => [
           sourceKey(job.facilityId, a),
           { ...a, startAt: new Date(a.startAt).toISOString(), endAt: new Date(a.endAt).toISOString() },
@@ -222,7 +222,7 @@ export function appointmentImport(): ImportKindHandler<AppointmentRow> {
             SELECT r.id, r.${sql.raw(column)} AS owner, r.appointment_id, lower(r.period) AS span_from, upper(r.period) AS span_to
             FROM v JOIN reservation r ON v.kind = ${kind} AND r.${sql.raw(column)} = v.id
               AND lower(r.period) >= v.span_from - interval '2 days' AND lower(r.period) < v.span_to AND r.period && tstzrange(v.span_from, v.span_to, '[)')
-              AND (r.overbook OR r.expires_at IS NULL OR r.expires_at > now())`
+              AND reservation_live(r.overbook, r.expires_at)`
           const { rows: taken } = await sql<{ owner: string; appointmentId: string | null; spanFrom: Date; spanTo: Date }>`
             WITH v AS (SELECT * FROM ${recordset(spans, [['kind', 'kind', 'text'], ['id', 'id', 'uuid'], ['from', 'span_from', 'timestamptz'], ['to', 'span_to', 'timestamptz']])})
             SELECT DISTINCT ON (id) * FROM (${branch('provider_id', 'provider')} UNION ALL ${branch('resource_id', 'resource')}) t`.execute(trx)
@@ -293,7 +293,7 @@ async function write(
   job: ImportJobRow,
   sub: string,
   w: {
-    owners: { id: string }[]
+    owners: { kind: 'provider' | 'resource'; id: string }[]
     creates: (State & { id: string; sourceSystem: string; sourceId: string })[]
     updates: (State & { id: string })[]
     released: string[]
@@ -302,10 +302,8 @@ async function write(
 ) {
   if (w.claims.length > 0) {
     // Expired holds stop counting here, as in booking (the schedules' locks are held).
-    const ids = JSON.stringify([...new Set(w.owners.map((o) => o.id))])
-    await sql`DELETE FROM reservation WHERE hold_id IS NOT NULL AND expires_at <= now()
-              AND (provider_id IN (SELECT k::uuid FROM jsonb_array_elements_text(${ids}::jsonb) AS k)
-                OR resource_id IN (SELECT k::uuid FROM jsonb_array_elements_text(${ids}::jsonb) AS k))`.execute(trx)
+    const of = (kind: 'provider' | 'resource') => [...new Set(w.owners.filter((o) => o.kind === kind).map((o) => o.id))]
+    await deleteExpiredHolds(trx, of('provider'), of('resource'))
   }
   if (w.updates.length > 0) {
     const set = STATE_COLUMNS.filter(([c]) => c !== 'id').map(([, snake]) => `${snake} = v.${snake}`).join(', ')

@@ -23,14 +23,15 @@ const LATE_CANCELLATION_HOURS = 24
 const pgCode = (err: unknown) => (err as { code?: string }).code
 
 /**
- * Runs a booking transaction: an exclusion violation (23P01) is someone else holding the time,
- * 409 slot-unavailable. A deadlock (40P01) should not happen under the sorted advisory locks;
- * if one does, it is retried once (only when this function owns the transaction).
+ * Runs a booking's statement, or its transaction (bookingTransaction): an exclusion violation
+ * (23P01) is someone else holding the time, 409 slot-unavailable. A deadlock (40P01) should not
+ * happen under the sorted advisory locks; if one does, it is retried once (only when the request
+ * has no transaction of its own, which the deadlock has aborted).
  */
-async function bookingTransaction<T>(ctx: RequestContext, fn: (trx: Trx) => Promise<T>): Promise<T> {
+async function booking<T>(ctx: RequestContext, run: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await withTransaction(ctx, fn)
+      return await run()
     } catch (err) {
       const code = pgCode(err)
       if (code === '40P01' && attempt === 0 && !ctx.trx) continue
@@ -39,6 +40,8 @@ async function bookingTransaction<T>(ctx: RequestContext, fn: (trx: Trx) => Prom
     }
   }
 }
+
+const bookingTransaction = <T>(ctx: RequestContext, fn: (trx: Trx) => Promise<T>) => booking(ctx, () => withTransaction(ctx, fn))
 
 interface Target {
   facility: FacilityInfo & { name: string }
@@ -109,26 +112,30 @@ async function resolveTarget(
 const slotUnavailable = () => new ConflictError('slot-unavailable', 'The time is no longer free for this provider or resource')
 
 /**
- * Under the schedules' locks, one statement: what resolveTarget validated outside the transaction
- * is still active (a provider, type or room retired in between answers as it would have before),
- * the schedules' expired holds are dropped, and unless overbooking nothing live (deliberate
- * overbookings included, which the constraint leaves out) overlaps, so the losers of a burst leave
- * the lock after one query. The constraint stays the guarantee.
+ * Why schedule_claim refused the time, in the order it checks (undefined when it proceeded): what
+ * resolveTarget validated outside the transaction may have been retired since (it answers as it
+ * would have before), or something live (deliberate overbookings included, which the constraint
+ * leaves out) overlaps, so the losers of a burst leave the lock after one query. The constraint
+ * stays the guarantee.
  */
+function refusal(claim: repo.ClaimOutcome) {
+  if (!claim.providerActive) return new NotFoundError('Provider')
+  if (!claim.typeActive) return new NotFoundError('Appointment type')
+  if (!claim.resourcesActive) return new ConflictError('slot-unavailable', 'A resource the appointment needs was retired')
+  if (!claim.proceed) return slotUnavailable()
+}
+
+/** Takes the schedules' locks and checks the time can be taken (repo.claimBookable), in a transaction that goes on to take it. */
 async function claimTime(trx: Trx, t: Target, opts: { overbook: boolean; exceptAppointmentId?: string }) {
-  const now = await repo.claimBookable(trx, { providerId: t.providerId, appointmentTypeId: t.type.id, resourceIds: t.resourceIds }, t.spanStart, t.spanEnd)
-  if (!now.provider) throw new NotFoundError('Provider')
-  if (!now.type) throw new NotFoundError('Appointment type')
-  if (!now.resources) throw new ConflictError('slot-unavailable', 'A resource the appointment needs was retired')
-  if (!opts.overbook && now.occupants.some((a) => a === null || a !== opts.exceptAppointmentId)) throw slotUnavailable()
+  const refused = refusal(await repo.claimBookable(trx, {
+    providerId: t.providerId, appointmentTypeId: t.type.id, resourceIds: t.resourceIds, from: t.spanStart, to: t.spanEnd, ...opts,
+  }))
+  if (refused) throw refused
 }
 
 /** Takes the time for an owner. Caller runs inside bookingTransaction (23P01 becomes 409). */
-async function reserve(trx: Trx, t: Target, owner: repo.ReservationOwner, claimed = false) {
-  if (!claimed) {
-    await repo.lockSchedules(trx, [t.providerId, ...t.resourceIds])
-    await claimTime(trx, t, { overbook: owner.overbook ?? false })
-  }
+async function reserve(trx: Trx, t: Target, owner: repo.ReservationOwner) {
+  await claimTime(trx, t, { overbook: owner.overbook ?? false })
   await repo.insertReservations(trx, owner, [t.providerId], t.resourceIds, t.spanStart, t.spanEnd)
 }
 
@@ -210,23 +217,34 @@ export async function bookAppointment(ctx: RequestContext, body: BookAppointment
     type: t.type, referralId: body.referralId, overrideReason: body.referralOverrideReason, patientId: body.patientId,
     facilityId: t.facility.id, visitDate: localDate(t.start.getTime(), t.facility.timeZone),
   })
-  return bookingTransaction(ctx, async (trx) => {
-    await repo.lockSchedules(trx, [t.providerId, ...t.resourceIds])
-    if (body.holdId) await consumeHold(trx, body.holdId, t, body.patientId)
-    await claimTime(trx, t, { overbook })
-    // The id is chosen here so that the audit event can go in the booking's own statement.
-    const id = randomUUID()
-    const row = await repo.insertAppointmentReserving(trx, {
+  // The id is chosen here so that the audit event can go in the booking's own statement.
+  const id = randomUUID()
+  const book = async (db: RequestContext['db']) => {
+    const booked = await repo.insertAppointmentReserving(db, {
       id, facilityId: t.facility.id, patientId: body.patientId, providerId: t.providerId, appointmentTypeId: t.type.id, resourceIds: t.resourceIds,
       startAt: t.start, endAt: t.end, overbooked: overbook, overbookReason: body.overbookReason ?? null, referralId: referral?.id ?? null,
       referralOverrideReason: body.referralOverrideReason ?? null, note: body.note ?? null, createdBy: ctx.principal.sub,
-    }, { start: t.spanStart, end: t.spanEnd, overbook }, auditChangeIn(ctx, {
+    }, { start: t.spanStart, end: t.spanEnd }, (inserted) => auditChangeIn(ctx, {
       action: 'create', verb: 'appointment.book', resourceType: 'appointment', resourceId: id, patientId: body.patientId, facilityId: t.facility.id,
       detail: { overbooked: overbook, referralOverride: body.referralOverrideReason !== undefined, fromHold: body.holdId !== undefined },
-    }))
-    // Names come from the lookups above (the target), not from a re-read.
-    return toAppointment({ ...row, providerName: t.providerName, facilityName: t.facility.name, timeZone: t.facility.timeZone, appointmentTypeName: t.type.name }, t.resources)
-  })
+    }, inserted))
+    const refused = refusal(booked)
+    if (refused) throw refused
+    return booked.appointment!
+  }
+  // Without a hold, one statement in autocommit (or in the request's own transaction), whose
+  // transaction holds the locks its claim takes. A hold is consumed under the schedules' locks in
+  // the booking's transaction, so it is given back if the booking fails.
+  const holdId = body.holdId
+  const row = holdId
+    ? await bookingTransaction(ctx, async (trx) => {
+      await repo.lockSchedules(trx, [t.providerId, ...t.resourceIds])
+      await consumeHold(trx, holdId, t, body.patientId)
+      return book(trx)
+    })
+    : await booking(ctx, () => book(dbOf(ctx)))
+  // Names come from the lookups above (the target), not from a re-read.
+  return toAppointment({ ...row, providerName: t.providerName, facilityName: t.facility.name, timeZone: t.facility.timeZone, appointmentTypeName: t.type.name }, t.resources)
 }
 
 /** A live hold of exactly this slot is turned into the booking. Caller holds the schedules' locks. */

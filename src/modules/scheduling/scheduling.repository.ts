@@ -1,6 +1,6 @@
-import { sql, type Insertable, type Kysely, type RawBuilder, type Transaction } from 'kysely'
-import type { AppointmentRow, AppointmentTable, AppointmentTypeRow, AvailabilityExceptionRow, AvailabilityRuleRow, Database, ResourceRow } from '../../db/database.ts'
-import { lockKeys, scopeIds } from '../../db/query-helpers.ts'
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely'
+import type { AppointmentRow, AppointmentTypeRow, AvailabilityExceptionRow, AvailabilityRuleRow, Database, ResourceRow } from '../../db/database.ts'
+import { recordset, scopeIds } from '../../db/query-helpers.ts'
 import type {} from './scheduling.tables.ts'
 
 type Db = Kysely<Database>
@@ -192,10 +192,10 @@ export const listExceptions = (db: Db, providerIds: string[], facilityId: string
 /**
  * Live reservations of these providers and resources overlapping [from, to). Reservations span at
  * most 2 days (a CHECK), so a start bound lets the btree indexes on (owner, lower(period)) find the
- * window; overbookings always count, holds only while live.
+ * window; what is live is the database's reservation_live, which the booking's claim reads too.
  */
-const liveIn = (from: Date | RawBuilder<Date>, to: Date | RawBuilder<Date>) => sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
-    AND period && tstzrange(${from}, ${to}, '[)') AND (overbook OR expires_at IS NULL OR expires_at > now())`
+const liveIn = (from: RawBuilder<Date>, to: RawBuilder<Date>) => sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
+    AND period && tstzrange(${from}, ${to}, '[)') AND reservation_live(overbook, expires_at)`
 
 /**
  * Busy time of each provider and resource in [from, to) (live reservations): one row per owner,
@@ -220,48 +220,55 @@ export async function busySpans(db: Db, providerIds: string[], resourceIds: stri
   return new Map(rows.map((r) => [r.owner, r.spans.split(',').map(Number)]))
 }
 
-/** Advisory-lock namespace of schedules (providers and resources); appointment imports lock under it too. */
-export const SCHEDULE_LOCK = 4004
+/**
+ * Serialises bookings per provider and resource (the database's schedule_lock): transaction-scoped
+ * advisory locks, in sorted order. Every path that takes time on a schedule, or retires one, takes
+ * these; schedule_claim takes them itself.
+ */
+export async function lockSchedules(trx: Trx, ids: string[]) {
+  if (ids.length > 0) await sql`SELECT schedule_lock(${ids}::uuid[])`.execute(trx)
+}
+
+/** What a booking, hold or reschedule claims on the schedules of a provider and its resources. */
+export interface Claim {
+  providerId: string
+  appointmentTypeId: string
+  resourceIds: string[]
+  /** The reserved span, buffers included. */
+  from: Date
+  to: Date
+  overbook: boolean
+  /** The appointment being rescheduled: its own time does not count as taken. */
+  exceptAppointmentId?: string
+}
+
+/** What schedule_claim found: each check, and whether the time may be taken. */
+export interface ClaimOutcome {
+  providerActive: boolean
+  typeActive: boolean
+  resourcesActive: boolean
+  proceed: boolean
+}
 
 /**
- * Serialises bookings per provider and resource: transaction-scoped advisory locks, taken in
- * sorted order so two bookings never wait on each other in a cycle. Without them, overlapping
- * inserts into the exclusion-constrained table deadlock now and then (40P01), each costing the
- * 1 s deadlock timeout. The exclusion constraints remain the guarantee.
+ * schedule_claim (see its migration): the schedules' locks, then whether provider, type and
+ * resources are still bookable and (unless overbooking) the time free, expired holds deleted on
+ * the way. Its queries see every commit made before the locks were granted, even as part of a
+ * statement that started before (insertAppointmentReserving).
  */
-export const lockSchedules = (trx: Trx, ids: string[]) => lockKeys(trx, ids, SCHEDULE_LOCK)
+const scheduleClaim = (c: Claim) => sql<ClaimOutcome>`schedule_claim(${c.providerId}::uuid, ${c.appointmentTypeId}::uuid, ${c.resourceIds}::uuid[],
+  ${c.from}::timestamptz, ${c.to}::timestamptz, ${c.overbook}::boolean, ${c.exceptAppointmentId ?? null}::uuid)`
 
-/**
- * After lockSchedules, in one statement: whether what a booking names can still be booked, and
- * what still occupies [from, to) on these schedules (the appointment id of each occupant, null
- * for a hold or surgical case), deleting their expired holds on the way.
- *
- * A retirement committed while the request was being validated outside the transaction shows
- * here: provider and resource retirements take the same schedule locks (so this statement, run
- * after ours, sees theirs); an appointment type's retirement locks only the type's row, so the
- * type is read FOR SHARE, which waits for a retirement in progress and then reads the row as it
- * committed. The occupancy read does not see the DELETE, but it leaves out expired holds by itself.
- */
-export async function claimBookable(trx: Trx, b: { providerId: string; appointmentTypeId: string; resourceIds: string[] }, from: Date, to: Date) {
-  const { rows } = await sql<{ provider: boolean; type: boolean; resources: boolean; occupants: (string | null)[] }>`
-    WITH expired AS (${expiredHolds([b.providerId], b.resourceIds)})
-    SELECT coalesce((SELECT active FROM provider WHERE id = ${b.providerId}), false) AS provider,
-           coalesce((SELECT active FROM appointment_type WHERE id = ${b.appointmentTypeId} FOR SHARE), false) AS type,
-           (SELECT count(*) FROM resource WHERE id = ANY(${scopeIds(b.resourceIds)}::uuid[]) AND active) = ${b.resourceIds.length} AS resources,
-           ARRAY(SELECT appointment_id FROM reservation WHERE provider_id = ${b.providerId} AND ${liveIn(from, to)}
-                 UNION ALL
-                 SELECT appointment_id FROM reservation WHERE resource_id = ANY(${scopeIds(b.resourceIds)}::uuid[]) AND ${liveIn(from, to)}) AS occupants`.execute(trx)
+/** schedule_claim as a statement of its own, for a transaction that goes on to take the time. */
+export async function claimBookable(trx: Trx, c: Claim): Promise<ClaimOutcome> {
+  const { rows } = await sql<ClaimOutcome>`SELECT * FROM ${scheduleClaim(c)}`.execute(trx)
   return rows[0]
 }
 
 /** Expired holds stop counting here: caller holds the advisory locks of these schedules. */
 export async function deleteExpiredHolds(trx: Trx, providerIds: string[], resourceIds: string[]) {
-  await expiredHolds(providerIds, resourceIds).execute(trx)
+  await sql`SELECT schedule_expire_holds(${providerIds}::uuid[], ${resourceIds}::uuid[])`.execute(trx)
 }
-
-const expiredHolds = (providerIds: string[], resourceIds: string[]) => sql`
-  DELETE FROM reservation WHERE hold_id IS NOT NULL AND expires_at <= now()
-     AND (provider_id = ANY(${scopeIds(providerIds)}::uuid[]) OR resource_id = ANY(${scopeIds(resourceIds)}::uuid[]))`
 
 export interface ReservationOwner {
   appointmentId?: string
@@ -287,26 +294,45 @@ export async function insertReservations(trx: Trx, owner: ReservationOwner, prov
   await trx.insertInto('reservation').values(rows as never).execute()
 }
 
+/** The columns a booking writes, as [property, column, SQL type] for recordset. */
+const BOOKING_COLUMNS = [
+  ['id', 'id', 'uuid'], ['facilityId', 'facility_id', 'uuid'], ['patientId', 'patient_id', 'uuid'], ['providerId', 'provider_id', 'uuid'],
+  ['appointmentTypeId', 'appointment_type_id', 'uuid'], ['resourceIds', 'resource_ids', 'uuid[]'], ['startAt', 'start_at', 'timestamptz'],
+  ['endAt', 'end_at', 'timestamptz'], ['overbooked', 'overbooked', 'boolean'], ['overbookReason', 'overbook_reason', 'text'],
+  ['referralId', 'referral_id', 'uuid'], ['referralOverrideReason', 'referral_override_reason', 'text'], ['note', 'note', 'text'],
+  ['createdBy', 'created_by', 'text'],
+] as const
+
+export type NewAppointment = Pick<AppointmentRow, (typeof BOOKING_COLUMNS)[number][0]>
+
 /**
- * Books: inserts the appointment, its reservations (provider and resources, buffers included) and
- * its audit event (auditChangeIn) in one statement. An overlap fails the statement on the
- * exclusion constraints (23P01).
+ * Books in one statement: schedule_claim, then, only when it says `proceed`, the appointment, its
+ * reservations (provider and resources, buffers included) and its audit event (written when the
+ * appointment is). An overlap the claim did not see fails the statement on the exclusion
+ * constraints (23P01). Run alone (autocommit), the statement's own transaction holds the schedules'
+ * locks until it commits. Returns the claim's outcome, with the appointment when it was booked.
  */
 export async function insertAppointmentReserving(
-  trx: Trx, values: Insertable<AppointmentTable> & { id: string }, span: { start: Date; end: Date; overbook: boolean }, audit: RawBuilder<unknown>,
-) {
-  const owners = [
-    ...(values.providerId ? [sql`(${values.providerId}::uuid, NULL::uuid)`] : []),
-    ...(values.resourceIds ?? []).map((id) => sql`(NULL::uuid, ${id}::uuid)`),
-  ]
-  const { rows } = await sql<AppointmentRow>`
-    WITH a AS (${trx.insertInto('appointment').values(values).returningAll()}),
+  db: Db, values: NewAppointment, span: { start: Date; end: Date }, audit: (inserted: RawBuilder<boolean>) => RawBuilder<unknown>,
+): Promise<ClaimOutcome & { appointment?: AppointmentRow }> {
+  const claim = scheduleClaim({
+    providerId: values.providerId, appointmentTypeId: values.appointmentTypeId, resourceIds: values.resourceIds, from: span.start, to: span.end, overbook: values.overbooked,
+  })
+  const owners = [sql`(${values.providerId}::uuid, NULL::uuid)`, ...values.resourceIds.map((id) => sql`(NULL::uuid, ${id}::uuid)`)]
+  const insert = db.insertInto('appointment')
+    .columns(BOOKING_COLUMNS.map(([k]) => k))
+    .expression(sql`SELECT ${sql.raw(BOOKING_COLUMNS.map(([, c]) => `v.${c}`).join(', '))} FROM c, ${recordset([values], BOOKING_COLUMNS)} WHERE c.proceed`)
+    .returningAll()
+  const { rows } = await sql<ClaimOutcome & AppointmentRow>`
+    WITH c AS MATERIALIZED (SELECT * FROM ${claim}),
+    a AS (${insert}),
     r AS (INSERT INTO reservation (provider_id, resource_id, period, appointment_id, overbook)
-          SELECT o.provider_id, o.resource_id, tstzrange(${span.start}, ${span.end}, '[)'), a.id, ${span.overbook}
+          SELECT o.provider_id, o.resource_id, tstzrange(${span.start}, ${span.end}, '[)'), a.id, a.overbooked
             FROM a, (VALUES ${sql.join(owners)}) AS o(provider_id, resource_id)),
-    audited AS (${audit})
-    SELECT * FROM a`.execute(trx)
-  return rows[0]
+    audited AS (${audit(sql<boolean>`EXISTS (SELECT FROM a)`)})
+    SELECT c.*, a.* FROM c LEFT JOIN a ON true`.execute(db)
+  const { providerActive, typeActive, resourcesActive, proceed, ...appointment } = rows[0]
+  return { providerActive, typeActive, resourcesActive, proceed, appointment: proceed ? appointment : undefined }
 }
 
 export async function deleteReservations(trx: Trx, owner: { appointmentId?: string; holdId?: string; surgicalCaseId?: string }) {

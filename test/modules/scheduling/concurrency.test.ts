@@ -6,6 +6,15 @@ import { usingPostgres } from '../../helpers/db.ts'
 import { createPatient } from '../../helpers/factories.ts'
 import { clinic, localAt } from './fixtures.ts'
 
+/** Polls until the check holds (for up to 2 s), or fails saying what never happened. */
+async function until(what: string, check: () => Promise<boolean>) {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error(`never: ${what}`)
+}
+
 t.test('50 concurrent bookings of overlapping time: exactly one wins, 49 get 409, none 5xx', {
   skip: usingPostgres() ? false : 'PGlite is one connection: requests run one after another, so concurrency proves nothing there (set TEST_DATABASE_URL)',
 }, async (t) => {
@@ -70,15 +79,8 @@ t.test('a provider or appointment type retired while a booking waits for its loc
     method: 'POST', url: '/appointments', headers: bearer(scheduler),
     payload: { facilityId: c.facility.id, patientId: patient.id, providerId: c.provider.id, appointmentTypeId: c.type.id, start: localAt('UTC', day, '10:00'), resourceIds: [c.room.id] },
   })
-  // Resolves once some other session waits on a lock (the booking, blocked by the retirer).
-  const waiting = async () => {
-    for (let i = 0; i < 200; i++) {
-      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`.execute(db.kysely)
-      if (rows[0].n > 0) return
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    throw new Error('the booking never waited')
-  }
+  // Some other session waits on a lock: the booking, blocked by the retirer.
+  const waiting = () => until('the booking waits', async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`.execute(db.kysely)).rows[0].n > 0)
   const appointments = () => db.kysely.selectFrom('appointment').select('id').where('providerId', '=', c.provider.id).execute()
 
   const cases = [
@@ -106,6 +108,51 @@ t.test('a provider or appointment type retired while a booking waits for its loc
       t.equal(res.json().detail, k.detail)
       t.same(await appointments(), [], 'nothing booked')
       await db.kysely.updateTable('provider').set({ active: true }).where('id', '=', c.provider.id).execute()
+    })
+  }
+})
+
+t.test('a booking that waits for the schedule locks while another booking of the same time commits sees it: 409, never booked beside it', {
+  skip: usingPostgres() ? false : 'PGlite is one connection: requests run one after another, so one cannot wait for another (set TEST_DATABASE_URL)',
+}, async (t) => {
+  const ctx = await buildTestApp(t)
+  const { app, db } = ctx
+  const c = await clinic(db, 'UTC')
+  const scheduler = await ctx.token('scheduler', [c.facility.id])
+  const supervisor = await ctx.token(['scheduler', 'admin'], [c.facility.id])
+  // A booking noted 'Slow' holds its statement, and so the schedule locks, for 400 ms after
+  // writing the appointment: the second booking starts its statement, then waits for the locks
+  // while the first commits. Its claim must read after the wait, not with the statement's
+  // snapshot of before.
+  await sql`CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.4); RETURN NULL; END $$`.execute(db.kysely)
+  await sql`CREATE TRIGGER slow_insert AFTER INSERT ON appointment FOR EACH ROW WHEN (NEW.note = 'Slow') EXECUTE FUNCTION slow_insert()`.execute(db.kysely)
+  t.teardown(() => sql`DROP TRIGGER slow_insert ON appointment`.execute(db.kysely))
+  const advisoryLocks = async (granted: boolean) => (await sql<{ n: number }>`
+    SELECT count(*)::int AS n FROM pg_locks
+     WHERE locktype = 'advisory' AND granted = ${granted} AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`.execute(db.kysely)).rows[0].n
+
+  const cases = [
+    { name: 'the first an ordinary booking', token: scheduler, first: {} },
+    // The exclusion constraints leave overbookings out: only the claim's read can see this one.
+    { name: 'the first a deliberate overbooking, which the exclusion constraint does not see', token: supervisor, first: { overbookReason: 'Urgent follow-up' } },
+  ]
+  for (const [i, k] of cases.entries()) {
+    await t.test(k.name, async (t) => {
+      const start = localAt('UTC', 3 + i, '10:00')
+      const book = (token: string, patientId: string, extra: object) => app.inject({
+        method: 'POST', url: '/appointments', headers: bearer(token),
+        payload: { facilityId: c.facility.id, patientId, providerId: c.provider.id, appointmentTypeId: c.type.id, start, resourceIds: [c.room.id], ...extra },
+      })
+      const first = book(k.token, c.patient.id, { ...k.first, note: 'Slow' })
+      await until('the first booking holds the schedule locks', async () => (await advisoryLocks(true)) > 0)
+      const second = book(scheduler, (await createPatient(db, c.facility.id)).id, {})
+      await until('the second booking waits for them', async () => (await advisoryLocks(false)) > 0)
+      const [a, b] = [await first, await second]
+      t.equal(a.statusCode, 201, a.body)
+      t.equal(b.statusCode, 409, b.body)
+      t.match(b.json(), { type: 'urn:patient-access:problem:slot-unavailable', status: 409, detail: 'The time is no longer free for this provider or resource' })
+      const booked = await db.kysely.selectFrom('appointment').select('id').where('providerId', '=', c.provider.id).where('startAt', '=', new Date(start)).execute()
+      t.same(booked.map((r) => r.id), [a.json().id], 'only the first is booked')
     })
   }
 })
