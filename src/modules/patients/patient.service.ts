@@ -373,12 +373,19 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
     facilityIds: facilityScope(ctx.principal), facilityId: q.facilityId, birthDate: q.birthDate, mrn: q.mrn, phone: q.phone,
     identifier: q.identifier ? { system, value } : undefined, includeInactive: q.includeInactive ?? false,
   }
-  let rows: (repo.PatientRecord & { rank: number })[]
+  let rows: repo.SearchRow[]
   if (q.name) {
-    const parsed = parseName(q.name)
-    const [keys, swapped = null] = await repo.nameKeys(ctx.db, parsed.swappable ? [[parsed.family, parsed.given], [parsed.given!, parsed.family]] : [[parsed.family, parsed.given]])
-    if (!keys.familyKey) throw new BadRequestError('The name has no letters to search by', [{ pointer: 'name', detail: 'no letters' }])
-    rows = await repo.searchPatientsByName(ctx.db, filter, keys, swapped, cursor, limit)
+    const name = parseName(q.name)
+    rows = await repo.searchPatientsByName(ctx.db, filter, name, cursor, limit)
+    if (rows.length === 0) {
+      // The search assumed keys for the words it was given (repo.searchPatientsByName): a name
+      // without letters is refused, a given name without letters searched again by the family
+      // name alone; a first page still empty looks for misspellings.
+      const [keys] = await repo.nameKeys(ctx.db, [[name.family, name.given]])
+      if (!keys.familyKey) throw new BadRequestError('The name has no letters to search by', [{ pointer: 'name', detail: 'no letters' }])
+      if (name.given !== null && keys.givenKey === null) rows = await repo.searchPatientsByName(ctx.db, filter, { family: name.family, given: null, swappable: false }, cursor, limit)
+      if (rows.length === 0 && !cursor) rows = await repo.searchPatientsByTrigram(ctx.db, filter, keys, limit)
+    }
   } else {
     rows = await repo.searchPatients(ctx.db, filter, cursor, limit)
   }
