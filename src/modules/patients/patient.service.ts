@@ -76,57 +76,66 @@ export function fieldAccessMarkdown(): string {
   return lines.join('\n')
 }
 
-/** Rows to contract shape, with the field groups the caller's permissions do not reach withheld. */
-export function toPatient(row: repo.PatientRecord, principal: Principal, phi: PhiCrypto): Patient {
-  const show = (g: FieldGroup) => sees(principal, g)
-  const withheld = (Object.keys(FIELD_ACCESS) as FieldGroup[]).filter((g) => !show(g) && !(g === 'ssnLast4' && show('ssnFull')))
-  let ssn: string | null = null
-  if (row.ssnCipher) {
-    if (show('ssnFull')) ssn = formatSsn(phi.decrypt(row.ssnCipher))
-    else if (show('ssnLast4')) ssn = `***-**-${row.ssnLast4}`
-  }
-  const contact = show('contact')
-  return {
-    id: row.id,
-    organizationId: row.organizationId,
-    facilityId: row.facilityId,
-    facilityIds: row.facilityIds,
-    mrn: row.mrn,
-    familyName: row.familyName,
-    givenNames: row.givenNames,
-    prefix: row.prefix,
-    suffix: row.suffix,
-    preferredName: row.preferredName,
-    birthDate: row.birthDate,
-    administrativeSex: row.administrativeSex as Patient['administrativeSex'],
-    genderIdentity: row.genderIdentity,
-    language: row.language,
-    maritalStatus: row.maritalStatus as Patient['maritalStatus'],
-    address: contact ? (row.address as Patient['address']) : null,
-    phones: contact ? (row.phones as Patient['phones']) : [],
-    email: contact ? row.email : null,
-    emergencyContacts: show('emergencyContacts') ? (row.emergencyContacts as Patient['emergencyContacts']) : [],
-    guarantor: show('guarantor') ? (row.guarantor as Patient['guarantor']) : null,
-    communication: {
-      preferredContact: contact ? (row.preferredContact as Patient['communication']['preferredContact']) : null,
-      smsReminders: contact && row.smsReminderConsent,
-      emailReminders: contact && row.emailReminderConsent,
-    },
-    ssn,
-    identifiers: row.identifiers,
-    motherPatientId: row.motherPatientId,
-    birthTime: iso(row.birthTime),
-    multipleBirthOrder: row.multipleBirthOrder,
-    active: row.active,
-    mergedIntoId: row.mergedIntoId,
-    mergedAt: iso(row.mergedAt),
-    version: row.version,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    restriction: row.restriction,
-    withheld,
+/**
+ * Rows to contract shape for one caller, with the field groups its permissions do not reach
+ * withheld. What the caller sees is worked out once, for every row mapped (a search maps a page).
+ */
+export function patientMapper(principal: Principal, phi: PhiCrypto): (row: repo.PatientRecord) => Patient {
+  const groups = Object.keys(FIELD_ACCESS) as FieldGroup[]
+  const show = Object.fromEntries(groups.map((g) => [g, sees(principal, g)])) as Record<FieldGroup, boolean>
+  const withheld = groups.filter((g) => !show[g] && !(g === 'ssnLast4' && show.ssnFull))
+  const contact = show.contact
+  return (row) => {
+    let ssn: string | null = null
+    if (row.ssnCipher) {
+      if (show.ssnFull) ssn = formatSsn(phi.decrypt(row.ssnCipher))
+      else if (show.ssnLast4) ssn = `***-**-${row.ssnLast4}`
+    }
+    return {
+      id: row.id,
+      organizationId: row.organizationId,
+      facilityId: row.facilityId,
+      facilityIds: row.facilityIds,
+      mrn: row.mrn,
+      familyName: row.familyName,
+      givenNames: row.givenNames,
+      prefix: row.prefix,
+      suffix: row.suffix,
+      preferredName: row.preferredName,
+      birthDate: row.birthDate,
+      administrativeSex: row.administrativeSex as Patient['administrativeSex'],
+      genderIdentity: row.genderIdentity,
+      language: row.language,
+      maritalStatus: row.maritalStatus as Patient['maritalStatus'],
+      address: contact ? (row.address as Patient['address']) : null,
+      phones: contact ? (row.phones as Patient['phones']) : [],
+      email: contact ? row.email : null,
+      emergencyContacts: show.emergencyContacts ? (row.emergencyContacts as Patient['emergencyContacts']) : [],
+      guarantor: show.guarantor ? (row.guarantor as Patient['guarantor']) : null,
+      communication: {
+        preferredContact: contact ? (row.preferredContact as Patient['communication']['preferredContact']) : null,
+        smsReminders: contact && row.smsReminderConsent,
+        emailReminders: contact && row.emailReminderConsent,
+      },
+      ssn,
+      identifiers: row.identifiers,
+      motherPatientId: row.motherPatientId,
+      birthTime: iso(row.birthTime),
+      multipleBirthOrder: row.multipleBirthOrder,
+      active: row.active,
+      mergedIntoId: row.mergedIntoId,
+      mergedAt: iso(row.mergedAt),
+      version: row.version,
+      createdAt: row.createdAt.toISOString(),
+      updatedAt: row.updatedAt.toISOString(),
+      restriction: row.restriction,
+      withheld: [...withheld],
+    }
   }
 }
+
+/** One row to contract shape (patientMapper). */
+export const toPatient = (row: repo.PatientRecord, principal: Principal, phi: PhiCrypto): Patient => patientMapper(principal, phi)(row)
 
 const ssnDigits = (ssn: string) => ssn.replace(/-/g, '')
 const formatSsn = (digits: string) => `${digits.slice(0, 3)}-${digits.slice(3, 5)}-${digits.slice(5)}`
@@ -398,14 +407,16 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
     // A restricted patient shown only as its id is still audited: the search revealed that it matched.
     await Promise.all(page.map((r) => {
       const a = audit(r.id)
+      const restricted = access.get(r.id) === 'restricted'
       return auditRead(a.ctx, {
         verb: 'patient.search', resourceType: 'patient', resourceId: r.id, patientId: r.id, facilityId: accessFacility(ctx.principal, r),
-        breakGlass: a.breakGlass, detail: { ...detail, ...a.detail, ...(access.get(r.id) === 'restricted' ? { restricted: true } : {}) },
+        breakGlass: a.breakGlass, detail: a.detail || restricted ? { ...detail, ...a.detail, ...(restricted ? { restricted: true } : {}) } : detail,
       })
     }))
   }
   const last = page[page.length - 1]
-  const items = page.map((r): Patient | RestrictedPatient => (access.get(r.id) === 'restricted' ? { id: r.id, restricted: true } : toPatient(r, ctx.principal, phi)))
+  const toItem = patientMapper(ctx.principal, phi)
+  const items = page.map((r): Patient | RestrictedPatient => (access.get(r.id) === 'restricted' ? { id: r.id, restricted: true } : toItem(r)))
   return { items, next: more ? encodeCursor([last.rank, last.id]) : null }
 }
 
