@@ -13,6 +13,8 @@ import * as nameSearchOrder from './20261127T182000Z-name-search-order.ts'
 import * as duplicateProbeCover from './20261127T190000Z-duplicate-probe-cover.ts'
 import * as registrationCheck from './20261127T200000Z-registration-check.ts'
 import * as bookingClaim from './20261128T100000Z-booking-claim.ts'
+import * as nameSearchIndex from './20261128T120000Z-name-search-index.ts'
+import * as nameKeyInlinable from './20261128T121000Z-name-key-inlinable.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -31,4 +33,6 @@ export const migrations = {
   '20261127T190000Z-duplicate-probe-cover': duplicateProbeCover,
   '20261127T200000Z-registration-check': registrationCheck,
   '20261128T100000Z-booking-claim': bookingClaim,
+  '20261128T120000Z-name-search-index': nameSearchIndex,
+  '20261128T121000Z-name-key-inlinable': nameKeyInlinable,
 }

@@ -76,57 +76,66 @@ export function fieldAccessMarkdown(): string {
   return lines.join('\n')
 }
 
-/** Rows to contract shape, with the field groups the caller's permissions do not reach withheld. */
-export function toPatient(row: repo.PatientRecord, principal: Principal, phi: PhiCrypto): Patient {
-  const show = (g: FieldGroup) => sees(principal, g)
-  const withheld = (Object.keys(FIELD_ACCESS) as FieldGroup[]).filter((g) => !show(g) && !(g === 'ssnLast4' && show('ssnFull')))
-  let ssn: string | null = null
-  if (row.ssnCipher) {
-    if (show('ssnFull')) ssn = formatSsn(phi.decrypt(row.ssnCipher))
-    else if (show('ssnLast4')) ssn = `***-**-${row.ssnLast4}`
-  }
-  const contact = show('contact')
-  return {
-    id: row.id,
-    organizationId: row.organizationId,
-    facilityId: row.facilityId,
-    facilityIds: row.facilityIds,
-    mrn: row.mrn,
-    familyName: row.familyName,
-    givenNames: row.givenNames,
-    prefix: row.prefix,
-    suffix: row.suffix,
-    preferredName: row.preferredName,
-    birthDate: row.birthDate,
-    administrativeSex: row.administrativeSex as Patient['administrativeSex'],
-    genderIdentity: row.genderIdentity,
-    language: row.language,
-    maritalStatus: row.maritalStatus as Patient['maritalStatus'],
-    address: contact ? (row.address as Patient['address']) : null,
-    phones: contact ? (row.phones as Patient['phones']) : [],
-    email: contact ? row.email : null,
-    emergencyContacts: show('emergencyContacts') ? (row.emergencyContacts as Patient['emergencyContacts']) : [],
-    guarantor: show('guarantor') ? (row.guarantor as Patient['guarantor']) : null,
-    communication: {
-      preferredContact: contact ? (row.preferredContact as Patient['communication']['preferredContact']) : null,
-      smsReminders: contact && row.smsReminderConsent,
-      emailReminders: contact && row.emailReminderConsent,
-    },
-    ssn,
-    identifiers: row.identifiers,
-    motherPatientId: row.motherPatientId,
-    birthTime: iso(row.birthTime),
-    multipleBirthOrder: row.multipleBirthOrder,
-    active: row.active,
-    mergedIntoId: row.mergedIntoId,
-    mergedAt: iso(row.mergedAt),
-    version: row.version,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    restriction: row.restriction,
-    withheld,
+/**
+ * Rows to contract shape for one caller, with the field groups its permissions do not reach
+ * withheld. What the caller sees is worked out once, for every row mapped (a search maps a page).
+ */
+export function patientMapper(principal: Principal, phi: PhiCrypto): (row: repo.PatientRecord) => Patient {
+  const groups = Object.keys(FIELD_ACCESS) as FieldGroup[]
+  const show = Object.fromEntries(groups.map((g) => [g, sees(principal, g)])) as Record<FieldGroup, boolean>
+  const withheld = groups.filter((g) => !show[g] && !(g === 'ssnLast4' && show.ssnFull))
+  const contact = show.contact
+  return (row) => {
+    let ssn: string | null = null
+    if (row.ssnCipher) {
+      if (show.ssnFull) ssn = formatSsn(phi.decrypt(row.ssnCipher))
+      else if (show.ssnLast4) ssn = `***-**-${row.ssnLast4}`
+    }
+    return {
+      id: row.id,
+      organizationId: row.organizationId,
+      facilityId: row.facilityId,
+      facilityIds: row.facilityIds,
+      mrn: row.mrn,
+      familyName: row.familyName,
+      givenNames: row.givenNames,
+      prefix: row.prefix,
+      suffix: row.suffix,
+      preferredName: row.preferredName,
+      birthDate: row.birthDate,
+      administrativeSex: row.administrativeSex as Patient['administrativeSex'],
+      genderIdentity: row.genderIdentity,
+      language: row.language,
+      maritalStatus: row.maritalStatus as Patient['maritalStatus'],
+      address: contact ? (row.address as Patient['address']) : null,
+      phones: contact ? (row.phones as Patient['phones']) : [],
+      email: contact ? row.email : null,
+      emergencyContacts: show.emergencyContacts ? (row.emergencyContacts as Patient['emergencyContacts']) : [],
+      guarantor: show.guarantor ? (row.guarantor as Patient['guarantor']) : null,
+      communication: {
+        preferredContact: contact ? (row.preferredContact as Patient['communication']['preferredContact']) : null,
+        smsReminders: contact && row.smsReminderConsent,
+        emailReminders: contact && row.emailReminderConsent,
+      },
+      ssn,
+      identifiers: row.identifiers,
+      motherPatientId: row.motherPatientId,
+      birthTime: iso(row.birthTime),
+      multipleBirthOrder: row.multipleBirthOrder,
+      active: row.active,
+      mergedIntoId: row.mergedIntoId,
+      mergedAt: iso(row.mergedAt),
+      version: row.version,
+      createdAt: row.createdAt.toISOString(),
+      updatedAt: row.updatedAt.toISOString(),
+      restriction: row.restriction,
+      withheld: [...withheld],
+    }
   }
 }
+
+/** One row to contract shape (patientMapper). */
+export const toPatient = (row: repo.PatientRecord, principal: Principal, phi: PhiCrypto): Patient => patientMapper(principal, phi)(row)
 
 const ssnDigits = (ssn: string) => ssn.replace(/-/g, '')
 const formatSsn = (digits: string) => `${digits.slice(0, 3)}-${digits.slice(3, 5)}-${digits.slice(5)}`
@@ -373,12 +382,19 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
     facilityIds: facilityScope(ctx.principal), facilityId: q.facilityId, birthDate: q.birthDate, mrn: q.mrn, phone: q.phone,
     identifier: q.identifier ? { system, value } : undefined, includeInactive: q.includeInactive ?? false,
   }
-  let rows: (repo.PatientRecord & { rank: number })[]
+  let rows: repo.SearchRow[]
   if (q.name) {
-    const parsed = parseName(q.name)
-    const [keys, swapped = null] = await repo.nameKeys(ctx.db, parsed.swappable ? [[parsed.family, parsed.given], [parsed.given!, parsed.family]] : [[parsed.family, parsed.given]])
-    if (!keys.familyKey) throw new BadRequestError('The name has no letters to search by', [{ pointer: 'name', detail: 'no letters' }])
-    rows = await repo.searchPatientsByName(ctx.db, filter, keys, swapped, cursor, limit)
+    const name = parseName(q.name)
+    rows = await repo.searchPatientsByName(ctx.db, filter, name, cursor, limit)
+    if (rows.length === 0) {
+      // The search assumed keys for the words it was given (repo.searchPatientsByName): a name
+      // without letters is refused, a given name without letters searched again by the family
+      // name alone; a first page still empty looks for misspellings.
+      const [keys] = await repo.nameKeys(ctx.db, [[name.family, name.given]])
+      if (!keys.familyKey) throw new BadRequestError('The name has no letters to search by', [{ pointer: 'name', detail: 'no letters' }])
+      if (name.given !== null && keys.givenKey === null) rows = await repo.searchPatientsByName(ctx.db, filter, { family: name.family, given: null, swappable: false }, cursor, limit)
+      if (rows.length === 0 && !cursor) rows = await repo.searchPatientsByTrigram(ctx.db, filter, keys, limit)
+    }
   } else {
     rows = await repo.searchPatients(ctx.db, filter, cursor, limit)
   }
@@ -391,14 +407,16 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
     // A restricted patient shown only as its id is still audited: the search revealed that it matched.
     await Promise.all(page.map((r) => {
       const a = audit(r.id)
+      const restricted = access.get(r.id) === 'restricted'
       return auditRead(a.ctx, {
         verb: 'patient.search', resourceType: 'patient', resourceId: r.id, patientId: r.id, facilityId: accessFacility(ctx.principal, r),
-        breakGlass: a.breakGlass, detail: { ...detail, ...a.detail, ...(access.get(r.id) === 'restricted' ? { restricted: true } : {}) },
+        breakGlass: a.breakGlass, detail: a.detail || restricted ? { ...detail, ...a.detail, ...(restricted ? { restricted: true } : {}) } : detail,
       })
     }))
   }
   const last = page[page.length - 1]
-  const items = page.map((r): Patient | RestrictedPatient => (access.get(r.id) === 'restricted' ? { id: r.id, restricted: true } : toPatient(r, ctx.principal, phi)))
+  const toItem = patientMapper(ctx.principal, phi)
+  const items = page.map((r): Patient | RestrictedPatient => (access.get(r.id) === 'restricted' ? { id: r.id, restricted: true } : toItem(r)))
   return { items, next: more ? encodeCursor([last.rank, last.id]) : null }
 }
 
