@@ -12,6 +12,7 @@ import * as schedulingEdits from './20261127T181000Z-scheduling-edits.ts'
 import * as nameSearchOrder from './20261127T182000Z-name-search-order.ts'
 import * as duplicateProbeCover from './20261127T190000Z-duplicate-probe-cover.ts'
 import * as registrationCheck from './20261127T200000Z-registration-check.ts'
+import * as auditSeal from './20261128T110000Z-audit-seal.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -29,4 +30,5 @@ export const migrations = {
   '20261127T182000Z-name-search-order': nameSearchOrder,
   '20261127T190000Z-duplicate-probe-cover': duplicateProbeCover,
   '20261127T200000Z-registration-check': registrationCheck,
+  '20261128T110000Z-audit-seal': auditSeal,
 }
