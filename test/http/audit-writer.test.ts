@@ -121,5 +121,9 @@ t.test('audit group commit and sealing', async (t) => {
     await t.rejects(db.kysely.updateTable('auditSeal').set({ hash: Buffer.alloc(32) }).where('seq', '=', seal.seq).execute(), /audit_seal is append-only/)
     await t.rejects(db.kysely.deleteFrom('auditSeal').where('seq', '=', seal.seq).execute(), /audit_seal is append-only/)
     await t.rejects(sql`TRUNCATE audit_seal`.execute(db.kysely), /audit_seal is append-only/)
+    await t.rejects(
+      sql`INSERT INTO audit_seal (seq, event_id, prev_hash, hash) VALUES (1000000, -1, ${Buffer.alloc(32)}, ${Buffer.alloc(32)})`.execute(db.kysely),
+      /audit_seal must name an existing audit_event/,
+    )
   })
 })

@@ -104,23 +104,27 @@ export async function walkChain(
   }
   while (lastSeq < end) {
     const to = lastSeq + pageSize < end ? lastSeq + pageSize : end
-    // A seal whose event is gone (only the owner, bypassing the foreign key, can do that)
-    // computes no hash, so it fails the content check, named as what it is.
+    // Each seal's event is fetched by a scalar subquery, one primary-key probe per seal in seq
+    // order: as a join, the planner chose a merge join that read audit_event from its first id
+    // for every page. A seal whose event is gone (only the owner, bypassing the triggers, can do
+    // that) has no tail and fails the content check, named as what it is. The outer ORDER BY
+    // names page.seq: plain `seq` would be the text output column, and "100" sorts before "99".
     const { rows } = await sql<{ seq: string; id: string; prevSeq: string; missing: boolean; unlinked: boolean; orphan: boolean }>`
       WITH page AS (
-        SELECT s.seq, s.event_id, s.prev_hash, s.hash, audit_event.id IS NULL AS orphan,
+        SELECT s.seq, s.event_id, s.prev_hash, s.hash,
                coalesce(lag(s.seq) OVER w, ${lastSeq.toString()}::bigint) AS prev_seq,
                coalesce(lag(s.hash) OVER w, ${lastHash}::bytea) AS prev_stored,
-               sha256(s.prev_hash || convert_to('["' || s.seq || '"' || ${canonicalTail}, 'UTF8')) AS computed
-        FROM audit_seal s LEFT JOIN audit_event ON audit_event.id = s.event_id
+               (SELECT ${canonicalTail} FROM audit_event WHERE audit_event.id = s.event_id) AS tail
+        FROM audit_seal s
         WHERE s.seq > ${lastSeq.toString()}::bigint AND s.seq <= ${to.toString()}::bigint
         WINDOW w AS (ORDER BY s.seq)
       )
-      SELECT seq::text AS seq, event_id::text AS id, prev_seq::text AS prev_seq, orphan,
+      SELECT seq::text AS seq, event_id::text AS id, prev_seq::text AS prev_seq, tail IS NULL AS orphan,
              seq <> prev_seq + 1 AS missing, prev_hash IS DISTINCT FROM prev_stored AS unlinked
       FROM page
-      WHERE seq <> prev_seq + 1 OR prev_hash IS DISTINCT FROM prev_stored OR hash IS DISTINCT FROM computed
-      ORDER BY seq
+      WHERE seq <> prev_seq + 1 OR prev_hash IS DISTINCT FROM prev_stored
+         OR hash IS DISTINCT FROM sha256(prev_hash || convert_to('["' || seq || '"' || tail, 'UTF8'))
+      ORDER BY page.seq
       LIMIT 1`.execute(db)
     const bad = rows[0]
     if (bad) {

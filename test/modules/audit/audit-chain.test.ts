@@ -146,6 +146,15 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     t.equal((await verify()).ok, true)
   })
 
+  await t.test('of two altered events the one with the lower seq is named first, in seq order as numbers', async (t) => {
+    const [at9, at10] = [await idAtSeq(9), await idAtSeq(10)]
+    const alter = (verb: string) => asOwnerBypassingTriggers((trx) => trx.updateTable('auditEvent').set({ verb } as never).where('id', 'in', [at9, at10]).execute())
+    await alter('patient.search')
+    t.match(await verify(), { ok: false, firstBrokenSeq: '9', firstBrokenEventId: at9, reason: 'content does not match its hash' })
+    await alter('patient.read')
+    t.equal((await verify()).ok, true)
+  })
+
   await t.test('a seal whose hash was altered behind the triggers is found', async (t) => {
     const seal = await k.selectFrom('auditSeal').select('hash').where('seq', '=', '30').executeTakeFirstOrThrow()
     const forged = Buffer.from(seal.hash)
