@@ -23,8 +23,10 @@ export function sealPending(db: Kysely<Database>, maxRows = 5000): Promise<numbe
 export async function sealPendingIn(trx: Transaction<Database>, maxRows = 5000): Promise<number> {
   const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SEAL_LOCK}) as locked`.execute(trx)
   if (!rows[0]?.locked) return 0
-  // An event's pending row commits with it (the queueing trigger), so an event whose
-  // transaction was still open when later ones were sealed is found here once it commits.
+  // Why no event is skipped: its pending row commits with it (the queueing trigger), so an
+  // event whose transaction was still open when later ones were sealed is found here once it
+  // commits; and a pending row leaves the queue only in the statement that seals its event,
+  // deleted by id rather than by range, so a row committed in between stays for the next step.
   const pending = await sealableColumns(trx)
     .innerJoin('auditPending', 'auditPending.eventId', 'auditEvent.id')
     .orderBy('auditPending.eventId')
