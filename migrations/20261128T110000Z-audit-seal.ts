@@ -23,10 +23,6 @@ export async function up(db: Kysely<any>): Promise<void> {
   // Events committed but not yet sealed. Every row is written by the trigger below with its
   // event, and removed by the sealer in the statement that seals it.
   await sql`CREATE TABLE audit_pending (event_id bigint PRIMARY KEY)`.execute(db)
-  // The sealer reads the queue's head a batch at a time, in key order. With the queue a few
-  // batches long the planner chose a parallel plan, whose two workers per batch cost more to
-  // start than they saved (62-81 ms a batch of 5,000 against 26-29 ms serially).
-  await sql`ALTER TABLE audit_pending SET (parallel_workers = 0)`.execute(db)
 
   await sql`
     INSERT INTO audit_seal (seq, event_id, prev_hash, hash, sealed_at)
