@@ -47,9 +47,9 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   // Every seal names an event. Not a foreign key: its per-row check takes SELECT ... FOR KEY
   // SHARE on the event, which writes the lock into the event's tuple (a dirtied page and a WAL
-  // record per sealed event, and about 6 us of the seal's 11), to guard against the event being
-  // deleted or its id changed, which the triggers and privileges above already forbid. Checked
-  // once per statement instead, with one anti-join.
+  // record per sealed event; a batch of 5,000 seals took 60-67 ms with it, 31-38 ms without), to
+  // guard against the event being deleted or its id changed, which the triggers and privileges
+  // here already forbid. Checked once per statement instead, with one anti-join.
   await sql`
     CREATE FUNCTION audit_seal_event_exists() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN

@@ -307,9 +307,9 @@ async function sealedSeqRange(db: Kysely<Database>, from?: Date, to?: Date): Pro
  * Recomputes the hash chain (all of it, or the span of a time range), streaming a page at a
  * time; counts events of the range without a seal that the sealer should have reached (whether
  * still queued or dropped from the queue: the events themselves are compared with the seals);
- * and checks the latest signed
- * checkpoint, which catches what the chain alone cannot: a tail cut off, or a past rewritten
- * and re-hashed by someone holding the database but not the signing key.
+ * and checks the latest signed checkpoint, which catches what the chain alone cannot: a tail
+ * cut off, or a past rewritten and re-hashed by someone holding the database but not the
+ * signing key.
  */
 export async function verifyChain(db: Kysely<Database>, opts: VerifyOptions): Promise<ChainVerification> {
   let checked = 0
