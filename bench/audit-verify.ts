@@ -72,7 +72,7 @@ async function sealedEvents(): Promise<number | undefined> {
   if (process.env.AUDIT_BENCH_REUSE !== 'true' || (await ensureDatabase(url, false)) !== 'exists') return undefined
   const probe = await createDb({ databaseUrl: url, poolMax: 1 })
   try {
-    const { rows } = await sql<{ n: string }>`select count(*) filter (where seq is not null)::text as n from audit_event`.execute(probe.kysely)
+    const { rows } = await sql<{ n: string }>`select count(*)::text as n from audit_seal`.execute(probe.kysely)
     return Number(rows[0].n)
   } catch {
     return undefined
@@ -108,9 +108,9 @@ try {
         FROM generate_series(${first}::int, ${last}::int) AS n`.execute(db.kysely)
     }
   })
-  await sql`VACUUM ANALYZE audit_event`.execute(db.kysely)
+  await sql`VACUUM ANALYZE audit_event, audit_pending`.execute(db.kysely)
   const seal = await timed('seal', () => sealer.sealAll())
-  await sql`VACUUM ANALYZE audit_event`.execute(db.kysely)
+  await sql`VACUUM ANALYZE audit_event, audit_seal, audit_pending`.execute(db.kysely)
   const checkpoint = await timed('first checkpoint (recomputes the whole chain before signing)', () => sealer.checkpoint())
   const full = await timed('verify all', () => verifyChain(db.kysely, { overdueAfterMs: 60_000, signer: sealer.signer }))
   const dayAgo = new Date(Date.now() - 86_400_000)

@@ -49,7 +49,7 @@ export async function captureQueries(pool: pg.Pool, fn: (db: Kysely<Database>) =
 export async function waitForSealed(pool: pg.Pool, timeoutMs: number): Promise<number | undefined> {
   const start = performance.now()
   for (;;) {
-    const { rows } = await pool.query<{ pending: boolean }>('select exists (select 1 from audit_event where seq is null) as pending')
+    const { rows } = await pool.query<{ pending: boolean }>('select exists (select 1 from audit_pending) as pending')
     if (!rows[0].pending) return (performance.now() - start) / 1000
     if (performance.now() - start > timeoutMs) return undefined
     await new Promise((r) => setTimeout(r, 100))

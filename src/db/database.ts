@@ -46,10 +46,20 @@ export interface AuditEventTable {
   userAgent: string | null
   breakGlass: ColumnType<boolean, boolean | undefined, never>
   detail: ColumnType<Record<string, unknown> | null, string | null | undefined, never>
-  seq: ColumnType<string | null, never, string>
-  prevHash: ColumnType<Buffer | null, never, Buffer>
-  hash: ColumnType<Buffer | null, never, Buffer>
-  sealedAt: ColumnType<Date | null, never, Date | string>
+}
+
+/** One sealed event's link in the hash chain; written once by the sealer, never changed. */
+export interface AuditSealTable {
+  seq: string
+  eventId: string
+  prevHash: Buffer
+  hash: Buffer
+  sealedAt: ColumnType<Date, Date | string | undefined, never>
+}
+
+/** Events committed but not yet sealed (filled by a trigger on audit_event; emptied by the sealer). */
+export interface AuditPendingTable {
+  eventId: ColumnType<string, never, never>
 }
 
 export interface IdempotencyKeyTable {
@@ -65,6 +75,8 @@ export interface Database {
   organization: OrganizationTable
   facility: FacilityTable
   auditEvent: AuditEventTable
+  auditSeal: AuditSealTable
+  auditPending: AuditPendingTable
   idempotencyKey: IdempotencyKeyTable
 }
 

@@ -1,10 +1,11 @@
 import t from 'tap'
-import { Kysely } from 'kysely'
-import { AuditWriter } from '../../src/http/audit.ts'
+import { Kysely, sql } from 'kysely'
+import { AuditWriter, insertAuditEvents } from '../../src/http/audit.ts'
 import { sealPending } from '../../src/modules/audit/audit-sealer.ts'
 import { verifyChain } from '../../src/modules/audit/audit-chain.ts'
 import type { Database } from '../../src/db/database.ts'
 import { bearer, buildTestApp } from '../helpers/app.ts'
+import { usingPostgres } from '../helpers/db.ts'
 import { orgWithFacility } from '../helpers/factories.ts'
 
 const event = (n: number) => ({
@@ -60,17 +61,69 @@ t.test('audit group commit and sealing', async (t) => {
       if (n === 0) break
     }
     t.ok(sealed >= 130)
-    const unsealed = await db.kysely.selectFrom('auditEvent').select('id').where('seq', 'is', null).execute()
+    const unsealed = await db.kysely
+      .selectFrom('auditEvent')
+      .leftJoin('auditSeal', 'auditSeal.eventId', 'auditEvent.id')
+      .select('auditEvent.id')
+      .where('auditSeal.seq', 'is', null)
+      .execute()
     t.equal(unsealed.length, 0)
+    t.equal((await db.kysely.selectFrom('auditPending').select('eventId').execute()).length, 0, 'the queue is empty')
+    const seals = await db.kysely.selectFrom('auditSeal').select([sql<string>`seq::text`.as('seq'), sql<string>`event_id::text`.as('eventId')]).orderBy('auditSeal.seq').execute()
+    t.same(seals.map((s) => s.seq), seals.map((_, i) => String(i + 1)), 'seq runs 1, 2, 3... without a gap')
+    t.same(seals.map((s) => BigInt(s.eventId)), seals.map((s) => BigInt(s.eventId)).sort((a, b) => (a < b ? -1 : 1)), 'events committed together are sealed in id order')
     const result = await verifyChain(db.kysely, { overdueAfterMs: 60_000, pageSize: 50 })
     t.equal(result.ok, true, JSON.stringify(result))
     t.equal(result.checked, sealed)
   })
 
-  await t.test('the database refuses to update, delete or truncate audit events', async (t) => {
+  await t.test('an event whose transaction commits after later events were sealed is sealed after them, and the chain verifies', { skip: !usingPostgres() && 'needs a transaction held open on a second connection (set TEST_DATABASE_URL)' }, async (t) => {
+    let commit!: () => void
+    let appended!: () => void
+    const held = db.kysely.transaction().execute(async (trx) => {
+      await insertAuditEvents(trx, [{ ...event(900), requestId: 'late' }])
+      appended()
+      await new Promise<void>((resolve) => (commit = resolve))
+    })
+    await new Promise<void>((resolve) => (appended = resolve))
+    await insertAuditEvents(db.kysely, [{ ...event(901), requestId: 'early-1' }, { ...event(902), requestId: 'early-2' }])
+    t.equal(await sealPending(db.kysely), 2, 'only the committed events are sealed')
+    commit()
+    await held
+    t.equal(await sealPending(db.kysely), 1, 'the late event is sealed once it commits')
+    const rows = await db.kysely
+      .selectFrom('auditEvent')
+      .innerJoin('auditSeal', 'auditSeal.eventId', 'auditEvent.id')
+      .select(['requestId', sql<string>`audit_event.id::text`.as('id'), sql<string>`audit_seal.seq::text`.as('seq')])
+      .where('requestId', 'in', ['late', 'early-1', 'early-2'])
+      .orderBy('auditSeal.seq')
+      .execute()
+    t.same(rows.map((r) => r.requestId), ['early-1', 'early-2', 'late'], 'sealed in commit order')
+    t.ok(BigInt(rows[2].id) < BigInt(rows[0].id), 'though its id came first')
+    const result = await verifyChain(db.kysely, { overdueAfterMs: 0 })
+    t.match(result, { ok: true, unsealedOverdue: 0, head: { seq: rows[2].seq } })
+  })
+
+  await t.test('the database refuses to update, delete or truncate audit events, even unsealed ones', async (t) => {
     const row = await db.kysely.selectFrom('auditEvent').select('id').limit(1).executeTakeFirstOrThrow()
-    await t.rejects(db.kysely.updateTable('auditEvent').set({ verb: 'x' } as never).where('id', '=', row.id).execute(), /append-only/)
-    await t.rejects(db.kysely.deleteFrom('auditEvent').where('id', '=', row.id).execute(), /append-only/)
-    await t.rejects(db.kysely.updateTable('auditEvent').set({ hash: Buffer.alloc(32) }).where('id', '=', row.id).execute(), /append-only/)
+    await t.rejects(db.kysely.updateTable('auditEvent').set({ verb: 'x' } as never).where('id', '=', row.id).execute(), /audit_event is append-only/)
+    await t.rejects(db.kysely.deleteFrom('auditEvent').where('id', '=', row.id).execute(), /audit_event is append-only/)
+    await t.rejects(sql`TRUNCATE audit_event CASCADE`.execute(db.kysely), /audit_event is append-only/)
+    await insertAuditEvents(db.kysely, [{ ...event(903), requestId: 'unsealed' }])
+    const unsealed = await db.kysely.selectFrom('auditEvent').select('id').where('requestId', '=', 'unsealed').executeTakeFirstOrThrow()
+    t.ok(await db.kysely.selectFrom('auditPending').select('eventId').where('eventId', '=', unsealed.id).executeTakeFirst(), 'queued by the insert')
+    await t.rejects(db.kysely.updateTable('auditEvent').set({ verb: 'x' } as never).where('id', '=', unsealed.id).execute(), /audit_event is append-only/)
+    await t.rejects(db.kysely.updateTable('auditEvent').set({ verb: 'x' } as never).where('id', '=', '0').execute(), /audit_event is append-only/, 'refused as a statement, matching no row')
+  })
+
+  await t.test('the database refuses to update, delete or truncate seals', async (t) => {
+    const seal = await db.kysely.selectFrom('auditSeal').select('seq').limit(1).executeTakeFirstOrThrow()
+    await t.rejects(db.kysely.updateTable('auditSeal').set({ hash: Buffer.alloc(32) }).where('seq', '=', seal.seq).execute(), /audit_seal is append-only/)
+    await t.rejects(db.kysely.deleteFrom('auditSeal').where('seq', '=', seal.seq).execute(), /audit_seal is append-only/)
+    await t.rejects(sql`TRUNCATE audit_seal`.execute(db.kysely), /audit_seal is append-only/)
+    await t.rejects(
+      sql`INSERT INTO audit_seal (seq, event_id, prev_hash, hash) VALUES (1000000, -1, ${Buffer.alloc(32)}, ${Buffer.alloc(32)})`.execute(db.kysely),
+      /audit_seal must name an existing audit_event/,
+    )
   })
 })

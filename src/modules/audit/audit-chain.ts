@@ -82,11 +82,11 @@ interface Walk {
 
 /**
  * Checks the chain from `fromSeq` (whose predecessor's hash is `prev`) through `toSeq` (or the
- * head), a seq range of `pageSize` events per query, inside Postgres: per event, that its seq
- * follows the previous one, that its prev_hash is the previous event's hash, and that its hash
- * is sha256(prev_hash || canonical(event)). By induction from `prev` these three set-wise checks
- * are exactly the sequential recomputation, but no event leaves the database: a million events
- * are twenty queries, and memory stays flat however long the chain.
+ * head), a seq range of `pageSize` seals per query, inside Postgres: per seal, that its seq
+ * follows the previous one, that its prev_hash is the previous seal's hash, and that its hash
+ * is sha256(prev_hash || canonical(its event)). By induction from `prev` these three set-wise
+ * checks are exactly the sequential recomputation, but no event leaves the database: a million
+ * events are twenty queries, and memory stays flat however long the chain.
  */
 export async function walkChain(
   db: Kysely<Database>,
@@ -104,21 +104,27 @@ export async function walkChain(
   }
   while (lastSeq < end) {
     const to = lastSeq + pageSize < end ? lastSeq + pageSize : end
-    const { rows } = await sql<{ seq: string; id: string; prevSeq: string; missing: boolean; unlinked: boolean }>`
+    // Each seal's event is fetched by a scalar subquery, one primary-key probe per seal in seq
+    // order: as a join, the planner chose a merge join that read audit_event from its first id
+    // for every page. A seal whose event is gone (only the owner, bypassing the triggers, can do
+    // that) has no tail and fails the content check, named as what it is. The outer ORDER BY
+    // names page.seq: plain `seq` would be the text output column, and "100" sorts before "99".
+    const { rows } = await sql<{ seq: string; id: string; prevSeq: string; missing: boolean; unlinked: boolean; orphan: boolean }>`
       WITH page AS (
-        SELECT seq, id, prev_hash, hash,
-               coalesce(lag(seq) OVER w, ${lastSeq.toString()}::bigint) AS prev_seq,
-               coalesce(lag(hash) OVER w, ${lastHash}::bytea) AS prev_stored,
-               sha256(prev_hash || convert_to('["' || seq || '"' || ${canonicalTail}, 'UTF8')) AS computed
-        FROM audit_event
-        WHERE seq > ${lastSeq.toString()}::bigint AND seq <= ${to.toString()}::bigint
-        WINDOW w AS (ORDER BY seq)
+        SELECT s.seq, s.event_id, s.prev_hash, s.hash,
+               coalesce(lag(s.seq) OVER w, ${lastSeq.toString()}::bigint) AS prev_seq,
+               coalesce(lag(s.hash) OVER w, ${lastHash}::bytea) AS prev_stored,
+               (SELECT ${canonicalTail} FROM audit_event WHERE audit_event.id = s.event_id) AS tail
+        FROM audit_seal s
+        WHERE s.seq > ${lastSeq.toString()}::bigint AND s.seq <= ${to.toString()}::bigint
+        WINDOW w AS (ORDER BY s.seq)
       )
-      SELECT seq::text AS seq, id::text AS id, prev_seq::text AS prev_seq,
+      SELECT seq::text AS seq, event_id::text AS id, prev_seq::text AS prev_seq, tail IS NULL AS orphan,
              seq <> prev_seq + 1 AS missing, prev_hash IS DISTINCT FROM prev_stored AS unlinked
       FROM page
-      WHERE seq <> prev_seq + 1 OR prev_hash IS DISTINCT FROM prev_stored OR hash IS DISTINCT FROM computed
-      ORDER BY seq
+      WHERE seq <> prev_seq + 1 OR prev_hash IS DISTINCT FROM prev_stored
+         OR hash IS DISTINCT FROM sha256(prev_hash || convert_to('["' || seq || '"' || tail, 'UTF8'))
+      ORDER BY page.seq
       LIMIT 1`.execute(db)
     const bad = rows[0]
     if (bad) {
@@ -126,15 +132,19 @@ export async function walkChain(
         const missing = BigInt(bad.prevSeq) + 1n
         return result(missing - 1n, { seq: missing.toString(), eventId: null, reason: `event with seq ${missing} is missing` })
       }
-      const reason = bad.unlinked ? 'prev_hash does not match the previous event' : 'content does not match its hash'
+      const reason = bad.unlinked
+        ? 'prev_hash does not match the previous event'
+        : bad.orphan
+          ? 'the event sealed at this seq is missing'
+          : 'content does not match its hash'
       return result(BigInt(bad.seq) - 1n, { seq: bad.seq, eventId: bad.id, reason })
     }
     const last = await db
-      .selectFrom('auditEvent')
+      .selectFrom('auditSeal')
       .select([sql<string>`seq::text`.as('seq'), 'hash'])
       .where('seq', '>', lastSeq.toString())
       .where('seq', '<=', to.toString())
-      .orderBy('auditEvent.seq', 'desc')
+      .orderBy('auditSeal.seq', 'desc')
       .limit(1)
       .executeTakeFirst()
     // No failing event: the page is contiguous from lastSeq + 1 up to its last event, which
@@ -181,18 +191,17 @@ export async function walkChainInParallel(
   return { checked, head, broken: null }
 }
 
-/** The stored hash of the event at `seq`, or undefined when no event has that seq. */
+/** The stored hash of the seal at `seq`, or undefined when no event has that seq. */
 export async function storedHashAt(db: Kysely<Database>, seq: bigint): Promise<Buffer | undefined> {
-  const row = await db.selectFrom('auditEvent').select('hash').where('seq', '=', seq.toString()).executeTakeFirst()
+  const row = await db.selectFrom('auditSeal').select('hash').where('seq', '=', seq.toString()).executeTakeFirst()
   return row ? toBuffer(row.hash)! : undefined
 }
 
 export async function chainHead(db: Kysely<Database>): Promise<{ seq: string; hash: Buffer } | undefined> {
   const row = await db
-    .selectFrom('auditEvent')
+    .selectFrom('auditSeal')
     .select([sql<string>`seq::text`.as('seq'), 'hash'])
-    .where('seq', 'is not', null)
-    .orderBy('auditEvent.seq', 'desc')
+    .orderBy('auditSeal.seq', 'desc')
     .limit(1)
     .executeTakeFirst()
   return row ? { seq: row.seq, hash: toBuffer(row.hash)! } : undefined
@@ -264,7 +273,7 @@ export interface ChainVerification {
 }
 
 export interface VerifyOptions {
-  /** Unsealed events older than this are a fault: the sealer should have reached them. */
+  /** Events without a seal older than this are a fault: the sealer should have reached them. */
   overdueAfterMs: number
   /** Limit the walk to the events of [from, to) (see sealedSeqRange). */
   from?: Date
@@ -278,11 +287,15 @@ export interface VerifyOptions {
  * The smallest seq span holding every sealed event of [from, to). Seq order follows commit
  * order, not occurred_at exactly (a long transaction's event is sealed after later ones), so
  * the ends are the least and greatest seq in the range, not the seqs of its first and last
- * events in time. Postgres answers each from the seq index, stopping at the first match.
+ * events in time: the range's events joined to their seals, one index probe each (fewer than
+ * the walk of the span makes).
  */
 async function sealedSeqRange(db: Kysely<Database>, from?: Date, to?: Date): Promise<{ fromSeq: bigint; toSeq?: bigint } | null> {
   if (!from && !to) return { fromSeq: 1n }
-  let q = db.selectFrom('auditEvent').select([sql<string | null>`min(seq)::text`.as('first'), sql<string | null>`max(seq)::text`.as('last')])
+  let q = db
+    .selectFrom('auditEvent')
+    .innerJoin('auditSeal', 'auditSeal.eventId', 'auditEvent.id')
+    .select([sql<string | null>`min(audit_seal.seq)::text`.as('first'), sql<string | null>`max(audit_seal.seq)::text`.as('last')])
   if (from) q = q.where('occurredAt', '>=', from)
   if (to) q = q.where('occurredAt', '<', to)
   const { first, last } = await q.executeTakeFirstOrThrow()
@@ -292,9 +305,11 @@ async function sealedSeqRange(db: Kysely<Database>, from?: Date, to?: Date): Pro
 
 /**
  * Recomputes the hash chain (all of it, or the span of a time range), streaming a page at a
- * time; counts unsealed events the sealer should have reached; and checks the latest signed
- * checkpoint, which catches what the chain alone cannot: a tail cut off, or a past rewritten
- * and re-hashed by someone holding the database but not the signing key.
+ * time; counts events of the range without a seal that the sealer should have reached (whether
+ * still queued or dropped from the queue: the events themselves are compared with the seals);
+ * and checks the latest signed checkpoint, which catches what the chain alone cannot: a tail
+ * cut off, or a past rewritten and re-hashed by someone holding the database but not the
+ * signing key.
  */
 export async function verifyChain(db: Kysely<Database>, opts: VerifyOptions): Promise<ChainVerification> {
   let checked = 0
@@ -317,7 +332,7 @@ export async function verifyChain(db: Kysely<Database>, opts: VerifyOptions): Pr
   let overdueQuery = db
     .selectFrom('auditEvent')
     .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('seq', 'is', null)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('auditSeal').select('auditSeal.seq').whereRef('auditSeal.eventId', '=', 'auditEvent.id'))))
     .where('occurredAt', '<', sql<Date>`now() - make_interval(secs => ${opts.overdueAfterMs / 1000})`)
   if (opts.from) overdueQuery = overdueQuery.where('occurredAt', '>=', opts.from)
   if (opts.to) overdueQuery = overdueQuery.where('occurredAt', '<', opts.to)

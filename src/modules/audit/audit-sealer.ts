@@ -10,8 +10,10 @@ const SEAL_LOCK = 0x6175_6469 // "audi"
 
 /**
  * Appends are cheap and concurrent; chaining is done here, afterwards, one sealer at a time:
- * committed unsealed rows get the next seq and hash = sha256(prev_hash || canonical(row)).
- * A writer never waits for the chain's tail, so audited requests never serialise on it.
+ * committed events still queued in audit_pending get the next seq and
+ * hash = sha256(prev_hash || canonical(event)), as a new audit_seal row (the event itself is
+ * never updated). A writer never waits for the chain's tail, so audited requests never
+ * serialise on it.
  */
 export function sealPending(db: Kysely<Database>, maxRows = 5000): Promise<number> {
   return db.transaction().execute((trx) => sealPendingIn(trx, maxRows))
@@ -21,7 +23,17 @@ export function sealPending(db: Kysely<Database>, maxRows = 5000): Promise<numbe
 export async function sealPendingIn(trx: Transaction<Database>, maxRows = 5000): Promise<number> {
   const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SEAL_LOCK}) as locked`.execute(trx)
   if (!rows[0]?.locked) return 0
-  const pending = await sealableColumns(trx).where('seq', 'is', null).orderBy('auditEvent.id').limit(maxRows).execute()
+  // Why no event is skipped: its pending row commits with it (the queueing trigger), so an
+  // event whose transaction was still open when later ones were sealed is found here once it
+  // commits; and a pending row leaves the queue only in the statement that seals its event,
+  // deleted by id rather than by range, so a row committed in between stays for the next step.
+  // The queue's head first, then its events by primary key: written as a join, the planner
+  // chose a merge join that read audit_event from its first id at every batch (100 million
+  // tuples fetched to seal a million events).
+  const pending = await sealableColumns(trx)
+    .where(sql<boolean>`audit_event.id = ANY(ARRAY(SELECT event_id FROM audit_pending ORDER BY event_id LIMIT ${maxRows}))`)
+    .orderBy('auditEvent.id')
+    .execute()
   if (pending.length === 0) return 0
   const tail = await chainHead(trx)
   let prev = tail?.hash ?? GENESIS
@@ -39,11 +51,12 @@ export async function sealPendingIn(trx: Transaction<Database>, maxRows = 5000):
     hashes.push(hash.toString('hex'))
     prev = hash
   }
+  // Sealed and dequeued in one statement (a data-modifying WITH must be top level).
   await sql`
-    UPDATE audit_event a
-    SET seq = v.seq, prev_hash = decode(v.prev, 'hex'), hash = decode(v.hash, 'hex'), sealed_at = now()
-    FROM unnest(${ids}::bigint[], ${seqs}::bigint[], ${prevs}::text[], ${hashes}::text[]) AS v(id, seq, prev, hash)
-    WHERE a.id = v.id`.execute(trx)
+    WITH dequeued AS (DELETE FROM audit_pending WHERE event_id = ANY(${ids}::bigint[]))
+    INSERT INTO audit_seal (seq, event_id, prev_hash, hash)
+    SELECT v.seq, v.id, decode(v.prev, 'hex'), decode(v.hash, 'hex')
+    FROM unnest(${ids}::bigint[], ${seqs}::bigint[], ${prevs}::text[], ${hashes}::text[]) AS v(id, seq, prev, hash)`.execute(trx)
   return pending.length
 }
 

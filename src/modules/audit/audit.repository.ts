@@ -7,19 +7,23 @@ import type { AuditEventFilter } from './audit.schemas.ts'
 type Db = Kysely<Database>
 
 /**
- * Audit events as the API reads them. occurred_at is rendered by Postgres to the microsecond:
- * a JS Date would drop the microseconds, and the (occurred_at, id) cursor must be exact.
+ * Audit events as the API reads them, each with its seal once sealed. occurred_at is rendered by
+ * Postgres to the microsecond: a JS Date would drop the microseconds, and the (occurred_at, id)
+ * cursor must be exact.
  */
 function auditEvents(db: Db) {
-  return db.selectFrom('auditEvent').select([
-    sql<string>`id::text`.as('id'),
-    sql<string>`to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('occurredAt'),
-    'requestId', 'actorSub', 'actorRoles', 'facilityId', 'action', 'verb', 'resourceType', 'resourceId', 'patientId',
-    'outcome', 'purposeOfUse', 'clientIp', 'userAgent', 'breakGlass', 'detail',
-    sql<string | null>`seq::text`.as('seq'),
-    sql<string | null>`encode(hash, 'hex')`.as('hash'),
-    'sealedAt',
-  ])
+  return db
+    .selectFrom('auditEvent')
+    .leftJoin('auditSeal', 'auditSeal.eventId', 'auditEvent.id')
+    .select([
+      sql<string>`audit_event.id::text`.as('id'),
+      sql<string>`to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('occurredAt'),
+      'requestId', 'actorSub', 'actorRoles', 'facilityId', 'action', 'verb', 'resourceType', 'resourceId', 'patientId',
+      'outcome', 'purposeOfUse', 'clientIp', 'userAgent', 'breakGlass', 'detail',
+      sql<string | null>`audit_seal.seq::text`.as('seq'),
+      sql<string | null>`encode(audit_seal.hash, 'hex')`.as('hash'),
+      'auditSeal.sealedAt',
+    ])
 }
 
 export type AuditEventListRow = Awaited<ReturnType<ReturnType<typeof auditEvents>['executeTakeFirstOrThrow']>>

@@ -30,7 +30,8 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
       await sql`SET LOCAL session_replication_role = replica`.execute(trx)
       await fn(trx)
     })
-  const idAtSeq = async (seq: number) => (await k.selectFrom('auditEvent').select('id').where('seq', '=', String(seq)).executeTakeFirstOrThrow()).id
+  const idAtSeq = async (seq: number) => (await k.selectFrom('auditSeal').select(sql<string>`event_id::text`.as('id')).where('seq', '=', String(seq)).executeTakeFirstOrThrow()).id
+  const longAgo = () => `?from=${encodeURIComponent(new Date(Date.now() - 7_200_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() - 1_800_000).toISOString())}`
 
   // Several sealing runs of a few rows each: seq passes 9 and 99, so ordering by seq as text
   // (rather than as a number) would break the chain here.
@@ -76,15 +77,41 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     t.equal(logged.length, 1, 'the verification is itself audited')
   })
 
+  await t.test('a sealed event is listed with its seal', async (t) => {
+    const res = await app.inject({ url: '/audit-events?actor=tester&limit=1', headers: bearer(auditor) })
+    t.equal(res.statusCode, 200, res.body)
+    const [listed] = res.json().items
+    const seal = await k.selectFrom('auditSeal').select([sql<string>`seq::text`.as('seq'), 'hash', 'sealedAt']).where('eventId', '=', listed.id).executeTakeFirstOrThrow()
+    t.match(listed, { seq: seal.seq, hash: Buffer.from(seal.hash).toString('hex'), sealedAt: seal.sealedAt.toISOString() })
+  })
+
   await t.test('unsealed events older than the sealing interval are a fault', async (t) => {
-    await asOwnerBypassingTriggers((trx) =>
-      trx.insertInto('auditEvent').values({ ...event(999), occurredAt: new Date(Date.now() - 3_600_000) }).execute(),
-    )
-    const res = await verify(`?from=${encodeURIComponent(new Date(Date.now() - 7_200_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() - 1_800_000).toISOString())}`)
+    await k.insertInto('auditEvent').values({ ...event(999), occurredAt: new Date(Date.now() - 3_600_000) }).execute()
+    const res = await verify(longAgo())
     t.match(res, { ok: false, unsealedOverdue: 1, checked: 0, reason: 'events older than the sealing interval are unsealed' })
     await app.auditSealer.sealAll()
     await app.auditSealer.checkpoint()
     t.equal((await verify()).ok, true, 'sealed late, it is part of the chain')
+    t.match(await verify(longAgo()), { ok: true, unsealedOverdue: 0, checked: 1 })
+  })
+
+  await t.test('an event dropped from the sealing queue is never sealed, and verification reports it', async (t) => {
+    const { id } = await k.insertInto('auditEvent').values({ ...event(998), occurredAt: new Date(Date.now() - 3_600_000) }).returning(sql<string>`id::text`.as('id')).executeTakeFirstOrThrow()
+    // The application role may clear the queue (the sealer does): nothing else stops it.
+    await k.transaction().execute(async (trx) => {
+      await sql`SET LOCAL ROLE patient_access_app`.execute(trx)
+      await trx.deleteFrom('auditPending').where('eventId', '=', id).execute()
+    })
+    const sealOf = () => k.selectFrom('auditSeal').select('seq').where('eventId', '=', id).executeTakeFirst()
+    await app.auditSealer.sealAll()
+    t.equal(await sealOf(), undefined, 'the sealer never sees it')
+    t.match(await verify(), { ok: false, unsealedOverdue: 1, reason: 'events older than the sealing interval are unsealed' })
+    t.match(await verify(longAgo()), { ok: false, unsealedOverdue: 1 }, 'within a range too')
+    await sql`INSERT INTO audit_pending (event_id) VALUES (${id})`.execute(k)
+    await app.auditSealer.sealAll()
+    t.ok(await sealOf(), 'queued again by the owner, it is sealed')
+    await app.auditSealer.checkpoint()
+    t.match(await verify(), { ok: true, unsealedOverdue: 0 })
   })
 
   await t.test('the checkpoints and public key let an auditor check a signature offline', async (t) => {
@@ -119,12 +146,34 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     t.equal((await verify()).ok, true)
   })
 
+  await t.test('of two altered events the one with the lower seq is named first, in seq order as numbers', async (t) => {
+    const [at9, at10] = [await idAtSeq(9), await idAtSeq(10)]
+    const alter = (verb: string) => asOwnerBypassingTriggers((trx) => trx.updateTable('auditEvent').set({ verb } as never).where('id', 'in', [at9, at10]).execute())
+    await alter('patient.search')
+    t.match(await verify(), { ok: false, firstBrokenSeq: '9', firstBrokenEventId: at9, reason: 'content does not match its hash' })
+    await alter('patient.read')
+    t.equal((await verify()).ok, true)
+  })
+
+  await t.test('a seal whose hash was altered behind the triggers is found', async (t) => {
+    const seal = await k.selectFrom('auditSeal').select('hash').where('seq', '=', '30').executeTakeFirstOrThrow()
+    const forged = Buffer.from(seal.hash)
+    forged[31] ^= 0x01
+    await asOwnerBypassingTriggers((trx) => trx.updateTable('auditSeal').set({ hash: forged }).where('seq', '=', '30').execute())
+    t.match(await verify(), { ok: false, firstBrokenSeq: '30', firstBrokenEventId: await idAtSeq(30), checked: 29 })
+    await asOwnerBypassingTriggers((trx) => trx.updateTable('auditSeal').set({ hash: Buffer.from(seal.hash) }).where('seq', '=', '30').execute())
+    t.equal((await verify()).ok, true)
+  })
+
   await t.test('a past rewritten and re-hashed by the owner verifies as a chain but not against the signed checkpoint', async (t) => {
     const id = await idAtSeq(50)
     const reseal = () => k.transaction().execute(async (trx) => { while ((await sealPendingIn(trx, 1000)) > 0); })
+    const unseal = (trx: typeof k) => sql`
+      WITH unsealed AS (DELETE FROM audit_seal WHERE seq >= 50 RETURNING event_id)
+      INSERT INTO audit_pending (event_id) SELECT event_id FROM unsealed`.execute(trx)
     await asOwnerBypassingTriggers(async (trx) => {
       await trx.updateTable('auditEvent').set({ verb: 'patient.search' } as never).where('id', '=', id).execute()
-      await sql`UPDATE audit_event SET seq = NULL, prev_hash = NULL, hash = NULL, sealed_at = NULL WHERE seq >= 50`.execute(trx)
+      await unseal(trx)
     })
     await reseal()
     const res = await verify()
@@ -132,7 +181,7 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     t.match(res.checkpoint, { signatureValid: true, chainReaches: false })
     await asOwnerBypassingTriggers(async (trx) => {
       await trx.updateTable('auditEvent').set({ verb: 'patient.read' } as never).where('id', '=', id).execute()
-      await sql`UPDATE audit_event SET seq = NULL, prev_hash = NULL, hash = NULL, sealed_at = NULL WHERE seq >= 50`.execute(trx)
+      await unseal(trx)
     })
     await reseal()
     t.equal((await verify()).ok, true, 'the same events sealed in the same order give the same hashes')
@@ -152,15 +201,21 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     await app.auditSealer.sealAll()
     const cp = await app.auditSealer.checkpoint()
     const head = Number(cp!.seq)
-    await asOwnerBypassingTriggers((trx) => trx.deleteFrom('auditEvent').where('seq', '>', String(head - 3)).execute())
+    await asOwnerBypassingTriggers(async (trx) => {
+      const cut = await trx.deleteFrom('auditSeal').where('seq', '>', String(head - 3)).returning('eventId').execute()
+      await trx.deleteFrom('auditEvent').where('id', 'in', cut.map((c) => c.eventId)).execute()
+    })
     const res = await verify()
     t.match(res, { ok: false, firstBrokenSeq: String(head), firstBrokenEventId: null, checked: head - 3 })
     t.match(res.reason, /chain ends at seq \d+, before the latest signed checkpoint: events were cut off its tail/)
     t.equal(res.head.seq, String(head - 3))
   })
 
-  await t.test('an event deleted from the middle behind the triggers is found', async (t) => {
-    await asOwnerBypassingTriggers((trx) => trx.deleteFrom('auditEvent').where('seq', '=', '77').execute())
+  await t.test('an event deleted from the middle behind the triggers is found, with or without its seal', async (t) => {
+    const id = await idAtSeq(77)
+    await asOwnerBypassingTriggers((trx) => trx.deleteFrom('auditEvent').where('id', '=', id).execute())
+    t.match(await verify(), { ok: false, firstBrokenSeq: '77', firstBrokenEventId: id, reason: 'the event sealed at this seq is missing', checked: 76 })
+    await asOwnerBypassingTriggers((trx) => trx.deleteFrom('auditSeal').where('seq', '=', '77').execute())
     const res = await verify()
     t.match(res, { ok: false, firstBrokenSeq: '77', firstBrokenEventId: null, reason: 'event with seq 77 is missing', checked: 76 })
     for (const pageSize of [7, 11, 76, 1000]) {
@@ -184,20 +239,31 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     await t.rejects(asApp((trx) => sql`TRUNCATE audit_event`.execute(trx)), /permission denied/)
     await t.rejects(asApp((trx) => sql`TRUNCATE audit_checkpoint`.execute(trx)), /permission denied/)
     await t.rejects(asApp((trx) => trx.deleteFrom('auditCheckpoint').execute()), /permission denied/)
-    // The sealing columns are granted, but the trigger still refuses to re-seal a sealed row.
-    await t.rejects(asApp((trx) => trx.updateTable('auditEvent').set({ hash: Buffer.alloc(32) }).where('id', '=', id).execute()), /append-only/)
+    await t.rejects(asApp((trx) => trx.updateTable('auditSeal').set({ hash: Buffer.alloc(32) }).where('seq', '=', '10').execute()), /permission denied/)
+    await t.rejects(asApp((trx) => trx.deleteFrom('auditSeal').where('seq', '=', '10').execute()), /permission denied/)
+    await t.rejects(asApp((trx) => sql`TRUNCATE audit_seal`.execute(trx)), /permission denied/)
+    await t.rejects(asApp((trx) => sql`INSERT INTO audit_pending (event_id) VALUES (${id})`.execute(trx)), /permission denied/, 'only the trigger queues events')
     const sealed = await asApp(async (trx) => {
       await insertAuditEvents(trx, [event(1000)])
       return sealPendingIn(trx as never, 5000)
     })
     t.ok(sealed >= 1, 'the app role appends and seals')
-    const row = await k.selectFrom('auditEvent').select('seq').where('requestId', '=', 'chain-1000').executeTakeFirstOrThrow()
+    const row = await k
+      .selectFrom('auditEvent')
+      .innerJoin('auditSeal', 'auditSeal.eventId', 'auditEvent.id')
+      .select('auditSeal.seq')
+      .where('requestId', '=', 'chain-1000')
+      .executeTakeFirstOrThrow()
     t.ok(row.seq)
     const patients = await asApp((trx) => trx.selectFrom('patient').select('id').limit(1).execute())
     t.ok(Array.isArray(patients), 'the app role reads other tables')
     const signer = app.auditSealer.signer!
     await asOwnerBypassingTriggers((trx) => trx.deleteFrom('auditCheckpoint').execute())
-    await asOwnerBypassingTriggers((trx) => trx.deleteFrom('auditEvent').execute())
+    await asOwnerBypassingTriggers(async (trx) => {
+      await trx.deleteFrom('auditSeal').execute()
+      await trx.deleteFrom('auditPending').execute()
+      await trx.deleteFrom('auditEvent').execute()
+    })
     await insertAuditEvents(k, [event(2000), event(2001)])
     const cp = await asApp(async (trx) => {
       await sealPendingIn(trx as never, 5000)
