@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export interface AppServer {
@@ -8,13 +9,15 @@ export interface AppServer {
   stop(): Promise<void>
 }
 
-const serverFile = fileURLToPath(new URL('../server.ts', import.meta.url))
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 
-/** Forks bench/server.ts and resolves once it listens; `cpuProfileDir` writes a V8 CPU profile there on exit. */
-export async function startAppServer(audit: 'on' | 'off', env: NodeJS.ProcessEnv, cpuProfileDir?: string): Promise<AppServer> {
-  const child = fork(serverFile, ['--audit', audit], {
-    cwd: repoRoot,
+/**
+ * Forks bench/server.ts and resolves once it listens; `cpuProfileDir` writes a V8 CPU profile there
+ * on exit. `root`: the checkout whose server it is (another one: the old code of a paired run).
+ */
+export async function startAppServer(audit: 'on' | 'off', env: NodeJS.ProcessEnv, cpuProfileDir?: string, root = repoRoot): Promise<AppServer> {
+  const child = fork(join(root, 'bench/server.ts'), ['--audit', audit], {
+    cwd: root,
     env,
     execArgv: ['--import', 'tsx', ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -5,7 +5,7 @@
  * server and Postgres spent per request.
  *
  *   npx tsx bench/scenarios/scheduling-burst.ts            # 40 + 20 rounds, warm then cold connections
- *   BURST_ROUNDS=10 BURST_WARMUP=5 BURST_CONNECTIONS=warm npx tsx bench/scenarios/scheduling-burst.ts
+ *   BURST_ROUNDS=10 BURST_WARMUP=20 BURST_CONNECTIONS=warm npx tsx bench/scenarios/scheduling-burst.ts
  *   BENCH_CPU_PROFILE_DIR=/tmp/prof npx tsx bench/scenarios/scheduling-burst.ts   # V8 profile of the server
  *
  * The server runs in a process of its own (bench/server.ts, as `npm run bench` starts it): the 50
@@ -14,14 +14,20 @@
  *
  * Connections: `warm` sends each burst over 50 kept-alive connections opened by the warm-up burst,
  * as a client pool or a gateway in front of the service would; `cold` opens a new TCP connection
- * for every request (no keep-alive), as 50 separate browsers arriving at once would. `both` (the
- * default) measures warm, then cold.
+ * for every request (no keep-alive), as 50 separate browsers arriving at once would. The default,
+ * `warm,cold`, measures both in that order.
+ *
+ * Old against new, paired burst by burst: BURST_BASELINE names another checkout (the old code, with
+ * its node_modules and this version of this file) and BURST_BASELINE_DATABASE_URL a database of its
+ * own (its migrations differ). Its server runs beside this one, and every round sends one burst to
+ * each, in alternating order, so a neighbour's load on this shared machine falls on both alike.
  *
  * Uses BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/pa_bench): creates,
- * migrates and seeds it when needed, like `npm run bench`. The server's pool is DB_POOL_MAX when
- * set, else the app's default. Exits 1 when a burst did not have exactly one 201, or any request
- * got a 5xx or failed.
+ * migrates and seeds it when needed, like `npm run bench` (BURST_SETUP_ONLY=1: only that). The
+ * server's pool is DB_POOL_MAX when set, else the app's default. Exits 1 when a burst did not
+ * have exactly one 201, or any request got a 5xx or failed.
  */
+import { execFileSync } from 'node:child_process'
 import http from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -37,41 +43,72 @@ import { cpuMeter } from '../lib/cpu.ts'
 import { ensureDatabase, waitForSealed } from '../lib/database.ts'
 
 const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/pa_bench'
+const baseline = process.env.BURST_BASELINE
+const baselineUrl = process.env.BURST_BASELINE_DATABASE_URL
+if (baseline && (!baselineUrl || baselineUrl === url)) throw new Error('BURST_BASELINE needs BURST_BASELINE_DATABASE_URL, a database other than BENCH_DATABASE_URL')
 const rounds = Number(process.env.BURST_ROUNDS ?? 40)
-const warmups = Number(process.env.BURST_WARMUP ?? 10)
-const modeEnv = process.env.BURST_CONNECTIONS ?? 'both'
-if (!['warm', 'cold', 'both'].includes(modeEnv)) throw new Error('BURST_CONNECTIONS must be warm, cold or both')
-const modes = (modeEnv === 'both' ? ['warm', 'cold'] : [modeEnv]) as ('warm' | 'cold')[]
+const warmups = Number(process.env.BURST_WARMUP ?? 60)
+const modes = (process.env.BURST_CONNECTIONS ?? 'warm,cold').split(',') as ('warm' | 'cold')[]
+if (!modes.length || modes.some((m) => m !== 'warm' && m !== 'cold')) throw new Error('BURST_CONNECTIONS must be warm, cold, or both in some order (warm,cold)')
 const CONCURRENCY = 50
 const SUB = 'bench-burst'
+// A type without minimum notice or referral, reserving provider and exam room.
+const typeId = '5e0c3d8a-9999-4a6b-9c1d-bbbbbbbbbbbb'
+// Dr. Ruiz works at the demo clinic 08:00-12:00 and 13:00-17:00 on weekdays (New York time).
+const patientId = DEMO_PATIENTS[0].id
 
-await ensureDatabase(url, false)
+/** Creates, migrates and seeds the database with this checkout's code; removes earlier bursts' bookings. */
+async function setUp(databaseUrl: string) {
+  await ensureDatabase(databaseUrl, false)
+  const db = await createDb({ databaseUrl, poolMax: 4 })
+  try {
+    await migrateToLatest(db.kysely)
+    await seedDemo(db.kysely, loadConfig({ DATABASE_URL: databaseUrl }), { info: () => {} })
+    await db.kysely.deleteFrom('appointment').where('createdBy', '=', SUB).execute()
+    await db.kysely.insertInto('appointmentType').values({
+      id: typeId, organizationId: DEMO.organizationId, code: 'bench-burst', name: 'Burst visit', specialtyId: null,
+      durationMinutes: 30, bufferAfterMinutes: 10, resourceKinds: ['exam-room'],
+    }).onConflict((oc) => oc.doNothing()).execute()
+    await db.kysely.insertInto('patientFacility').values({ patientId, facilityId: DEMO.clinicId }).onConflict((oc) => oc.doNothing()).execute()
+  } finally {
+    await db.close()
+  }
+}
+
+await setUp(url)
+if (process.env.BURST_SETUP_ONLY === '1') process.exit(0)
+// The baseline's database is set up by the baseline's own code (its migrations, its seed).
+if (baseline) {
+  const { BURST_BASELINE: _b, BURST_BASELINE_DATABASE_URL: _u, ...env } = process.env
+  execFileSync('npx', ['tsx', 'bench/scenarios/scheduling-burst.ts'], {
+    cwd: baseline, stdio: 'inherit', env: { ...env, BENCH_DATABASE_URL: baselineUrl, BURST_SETUP_ONLY: '1' },
+  })
+}
+
 const dataDir = mkdtempSync(join(tmpdir(), 'pa-burst-'))
 const { AUTH_ISSUER: _issuer, AUTH_JWKS_URL: _jwks, ...inherited } = process.env
 const serverEnv: NodeJS.ProcessEnv = { ...inherited, DATABASE_URL: url, DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL || 'warn' }
 const config = loadConfig(serverEnv)
-const db = await createDb({ databaseUrl: url, poolMax: 4 })
-const pool = new pg.Pool({ connectionString: url, max: 2 })
-let server: AppServer | undefined
+
+interface Target {
+  label: string
+  server: AppServer
+  /** Lists the Postgres backends of its database, for the CPU meter and the sealing wait. */
+  pool: pg.Pool
+}
+const targets: Target[] = []
 
 try {
-  await migrateToLatest(db.kysely)
-  await seedDemo(db.kysely, config, { info: () => {} })
-  await db.kysely.deleteFrom('appointment').where('createdBy', '=', SUB).execute()
-  // A type without minimum notice or referral, reserving provider and exam room.
-  const typeId = '5e0c3d8a-9999-4a6b-9c1d-bbbbbbbbbbbb'
-  await db.kysely.insertInto('appointmentType').values({
-    id: typeId, organizationId: DEMO.organizationId, code: 'bench-burst', name: 'Burst visit', specialtyId: null,
-    durationMinutes: 30, bufferAfterMinutes: 10, resourceKinds: ['exam-room'],
-  }).onConflict((oc) => oc.doNothing()).execute()
-  // Dr. Ruiz works at the demo clinic 08:00-12:00 and 13:00-17:00 on weekdays (New York time).
-  const patientId = DEMO_PATIENTS[0].id
-  await db.kysely.insertInto('patientFacility').values({ patientId, facilityId: DEMO.clinicId }).onConflict((oc) => oc.doNothing()).execute()
-  // Minted before the server starts: this creates the trial key in DATA_DIR that the server reads.
+  // Minted before the servers start: this creates the trial key in DATA_DIR that both read.
   const token = await mintTrialToken(dataDir, { sub: SUB, roles: ['scheduler'], facilities: [DEMO.clinicId], audience: config.AUTH_AUDIENCE })
-
-  server = await startAppServer('on', serverEnv, process.env.BENCH_CPU_PROFILE_DIR || undefined)
-  const target = new URL(server.baseUrl)
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR || undefined
+  targets.push({ label: baseline ? 'new' : '', server: await startAppServer('on', serverEnv, profileDir), pool: new pg.Pool({ connectionString: url, max: 2 }) })
+  if (baseline) {
+    targets.push({
+      label: 'old', server: await startAppServer('on', { ...serverEnv, DATABASE_URL: baselineUrl }, profileDir, baseline),
+      pool: new pg.Pool({ connectionString: baselineUrl, max: 2 }),
+    })
+  }
 
   /** The k-th weekday from 2031-01-06 (a Monday) at 09:00 New York time (EST, -05:00). */
   const weekdayAt = (k: number, minutesAfterNine = 0) => {
@@ -80,7 +117,7 @@ try {
   }
   let nextDay = 0
 
-  function post(agent: http.Agent, body: string) {
+  function post(target: URL, agent: http.Agent, body: string) {
     return new Promise<number>((resolve, reject) => {
       const req = http.request({
         host: target.hostname, port: target.port, path: '/appointments', method: 'POST', agent,
@@ -95,7 +132,7 @@ try {
     })
   }
 
-  async function burst(agent: http.Agent, startOf: (i: number) => string) {
+  async function burst(target: URL, agent: http.Agent, startOf: (i: number) => string) {
     // Bodies are built before the clock starts: a real burst's clients each have theirs ready.
     const bodies = Array.from({ length: CONCURRENCY }, (_, i) => JSON.stringify({
       facilityId: DEMO.clinicId, patientId, providerId: DEMO_SCHEDULING.drRuizId, appointmentTypeId: typeId, start: startOf(i),
@@ -104,7 +141,7 @@ try {
     const t0 = performance.now()
     const results = await Promise.all(bodies.map(async (body) => {
       const s = performance.now()
-      const status = await post(agent, body).catch(() => 0)
+      const status = await post(target, agent, body).catch(() => 0)
       return { status, ms: performance.now() - s }
     }))
     return { wallMs: performance.now() - t0, results }
@@ -131,35 +168,42 @@ try {
     console.log(`  CPU ms per request: server ${((cpu.client * 1000) / all.length).toFixed(2)}, postgres ${((cpu.postgres * 1000) / all.length).toFixed(2)}`)
   }
 
-  async function measure(label: string, agent: http.Agent, starts: (k: number) => (i: number) => string, count: number) {
-    await waitForSealed(pool, 30_000)
-    const meter = await cpuMeter(pool, [server!.pid])
-    const bursts = []
-    for (let k = 0; k < count; k++) bursts.push(await burst(agent, starts(nextDay++)))
-    report(label, bursts, await meter.stop(false))
+  /** `count` rounds: a burst to each target, on a day of its own, in alternating order. */
+  async function measure(label: string, agents: http.Agent[], starts: (day: number) => (i: number) => string, count: number) {
+    for (const t of targets) await waitForSealed(t.pool, 30_000)
+    const meters = await Promise.all(targets.map((t) => cpuMeter(t.pool, [t.server.pid])))
+    const bursts = targets.map((): Awaited<ReturnType<typeof burst>>[] => [])
+    for (let k = 0; k < count; k++) {
+      const day = nextDay++
+      const order = k % 2 === 0 ? targets.keys() : [...targets.keys()].reverse()
+      for (const i of order) bursts[i].push(await burst(new URL(targets[i].server.baseUrl), agents[i], starts(day)))
+    }
+    for (const [i, t] of targets.entries()) report(`${t.label ? `${t.label}: ` : ''}${label}`, bursts[i], await meters[i].stop(false))
   }
 
-  for (const mode of modes) {
-    const agent = new http.Agent(mode === 'warm' ? { keepAlive: true, maxSockets: CONCURRENCY } : { keepAlive: false, maxSockets: Infinity })
-    // Warm-up, not reported: the server's JIT (a server that has just started spends twice the
-    // CPU per request) and pool, and (warm) the 50 connections.
-    for (let k = 0; k < warmups; k++) {
+  for (const [m, mode] of modes.entries()) {
+    const agents = targets.map(() => new http.Agent(mode === 'warm' ? { keepAlive: true, maxSockets: CONCURRENCY } : { keepAlive: false, maxSockets: Infinity }))
+    // Warm-up, not reported: the server's JIT (a server that has just started spends 2-3 times the
+    // CPU per request; it settles after about 3,000 requests) and pool, and (warm) the 50
+    // connections.
+    for (let k = 0; k < (m === 0 ? warmups : 2); k++) {
       const day = nextDay++
-      await burst(agent, () => weekdayAt(day))
+      for (const [i, t] of targets.entries()) await burst(new URL(t.server.baseUrl), agents[i], () => weekdayAt(day))
     }
     // One slot: every request names 09:00 of the same day.
-    await measure(`same slot, ${mode} connections`, agent, (day) => () => weekdayAt(day), rounds)
+    await measure(`same slot, ${mode} connections`, agents, (day) => () => weekdayAt(day), rounds)
     // Starts 09:00 ... 09:09 (every pair overlaps: 30 minutes + 10 buffer), a different day each round.
-    await measure(`overlapping shifted times, ${mode} connections`, agent, (day) => (i) => weekdayAt(day, i % 10), Math.ceil(rounds / 2))
-    agent.destroy()
+    await measure(`overlapping shifted times, ${mode} connections`, agents, (day) => (i) => weekdayAt(day, i % 10), Math.ceil(rounds / 2))
+    for (const a of agents) a.destroy()
   }
   if (failed) {
     console.log('FAILED: a burst without exactly one 201, or a 5xx or failed request')
     process.exitCode = 1
   }
 } finally {
-  await server?.stop()
-  await pool.end()
-  await db.close()
+  for (const t of targets) {
+    await t.server.stop()
+    await t.pool.end()
+  }
   rmSync(dataDir, { recursive: true, force: true })
 }
