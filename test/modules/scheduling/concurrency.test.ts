@@ -156,3 +156,88 @@ t.test('a booking that waits for the schedule locks while another booking of the
     })
   }
 })
+
+t.test('a refused booking neither queues for the schedule locks nor locks the appointment type', {
+  skip: usingPostgres() ? false : 'needs other connections holding locks (set TEST_DATABASE_URL)',
+}, async (t) => {
+  const ctx = await buildTestApp(t)
+  const { app, db } = ctx
+  const c = await clinic(db, 'UTC')
+  const scheduler = await ctx.token('scheduler', [c.facility.id])
+  // Another booking in progress on the provider's schedule holds its lock: `locker`.
+  const locker = new pg.Client({ connectionString: ctx.dbUrl })
+  const typeLocker = new pg.Client({ connectionString: ctx.dbUrl })
+  await locker.connect()
+  await typeLocker.connect()
+  t.teardown(async () => {
+    await locker.query('ROLLBACK')
+    await typeLocker.query('ROLLBACK')
+    await locker.end()
+    await typeLocker.end()
+  })
+  const book = (start: string) => app.inject({
+    method: 'POST', url: '/appointments', headers: bearer(scheduler),
+    payload: { facilityId: c.facility.id, patientId: c.patient.id, providerId: c.provider.id, appointmentTypeId: c.type.id, start, resourceIds: [c.room.id] },
+  })
+  const waitingForLocks = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`.execute(db.kysely)).rows[0].n > 0
+  const lockSchedule = async () => {
+    await locker.query('BEGIN')
+    await locker.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 4004))', [c.provider.id])
+  }
+  /** A hold of [start, start + 30 min) on the provider, as a hold made under the locks would be. */
+  const holdInLocker = async (start: string) => {
+    const end = new Date(Date.parse(start) + 30 * 60_000)
+    const { rows } = await locker.query(`INSERT INTO slot_hold (facility_id, provider_id, appointment_type_id, start_at, end_at, expires_at, created_by)
+      VALUES ($1, $2, $3, $4, $5, now() + interval '1 hour', 'test') RETURNING id`, [c.facility.id, c.provider.id, c.type.id, start, end])
+    await locker.query(`INSERT INTO reservation (provider_id, period, hold_id, expires_at) VALUES ($1, tstzrange($2, $3, '[)'), $4, now() + interval '1 hour')`,
+      [c.provider.id, start, end, rows[0].id])
+  }
+
+  /**
+   * The response, once it came while the locks are still held; fails after 2 s without one, having
+   * released them (so that the request ends).
+   */
+  const answeredMeanwhile = async (pending: ReturnType<typeof book>, release: () => Promise<unknown>) => {
+    let answered: Awaited<typeof pending> | undefined
+    void pending.then((res) => (answered = res))
+    await until('an answer while the lock is held', async () => answered !== undefined).catch(async (err) => {
+      await release()
+      await pending
+      throw err
+    })
+    return answered!
+  }
+
+  await t.test('time already taken: 409 at once, while the schedule lock is held elsewhere', async (t) => {
+    const taken = localAt('UTC', 3, '10:00')
+    t.equal((await book(taken)).statusCode, 201)
+    await lockSchedule()
+    const res = await answeredMeanwhile(book(taken), () => locker.query('COMMIT'))
+    t.equal(res.statusCode, 409)
+    t.match(res.json(), { type: 'urn:patient-access:problem:slot-unavailable', detail: 'The time is no longer free for this provider or resource' })
+    // Free time still queues for the lock, and is booked once it is released.
+    const free = book(localAt('UTC', 3, '14:00'))
+    await until('the booking of free time waits for the lock', waitingForLocks)
+    await locker.query('COMMIT')
+    t.equal((await free).statusCode, 201)
+  })
+
+  await t.test('time taken while the booking waited for the lock: 409, without waiting for a lock on the appointment type', async (t) => {
+    const start = localAt('UTC', 4, '10:00')
+    await lockSchedule()
+    const pending = book(start)
+    await until('the booking waits for the schedule lock', waitingForLocks)
+    await holdInLocker(start)
+    // A retirement of the type in progress (the row lock its UPDATE takes, which the hold's
+    // foreign key check does not block): a booking about to be made would wait for it.
+    await typeLocker.query('BEGIN')
+    await typeLocker.query('SELECT id FROM appointment_type WHERE id = $1 FOR NO KEY UPDATE', [c.type.id])
+    await locker.query('COMMIT')
+    const res = await answeredMeanwhile(pending, () => typeLocker.query('ROLLBACK'))
+    await typeLocker.query('ROLLBACK')
+    t.equal(res.statusCode, 409, res.body)
+    t.match(res.json(), { type: 'urn:patient-access:problem:slot-unavailable' })
+    const booked = await db.kysely.selectFrom('appointment').select('id').where('providerId', '=', c.provider.id).where('startAt', '=', new Date(start)).execute()
+    t.same(booked, [], 'nothing booked')
+  })
+})
