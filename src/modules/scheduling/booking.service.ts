@@ -84,7 +84,9 @@ async function resolveTarget(
   const intervals = intervalsOf(facility, [q.providerId], window[0], window[1], found.rules, found.exceptions).get(q.providerId)!
   const within = intervals.find((i) => i.start <= start.getTime() && i.end >= end.getTime())
   if (!within && !opts.overbook) throw new ConflictError('outside-availability', 'The provider is not available at this time')
-  const resources = type.resourceKinds.length ? await repo.listResources(dbOf(ctx), facility.id) : []
+  // Only the kinds the type needs: a named resource of another kind fails the check below as one
+  // of no kind at all would (the same 400).
+  const { resources } = found
   let resourceIds: string[]
   if (type.resourceKinds.length === 0 && !q.resourceIds?.length) {
     resourceIds = []

@@ -65,6 +65,8 @@ export interface TargetLookup {
   patientLinked: boolean | null
   rules: Pick<AvailabilityRuleRow, 'providerId' | 'resourceId' | 'weekday' | 'startTime' | 'endTime' | 'effectiveFrom' | 'effectiveTo'>[]
   exceptions: Pick<AvailabilityExceptionRow, 'providerId' | 'facilityId' | 'kind' | 'resourceId' | 'startAt' | 'endAt'>[]
+  /** The facility's active resources of the kinds the type needs, by name (none when the type is not found). */
+  resources: Pick<ResourceRow, 'id' | 'name' | 'kind'>[]
 }
 
 /** The facility in the caller's scope (facility ids; undefined: every facility), as a statement's CTE. */
@@ -90,25 +92,29 @@ const toExceptions = (list: Record<string, unknown>[] | null) =>
 /**
  * Everything a booking, hold or reschedule names, in one statement: the facility (in the caller's
  * scope), the provider working there, the organisation's active appointment type, whether the
- * patient is linked to the facility, and the provider's availability rules and exceptions from
- * a day before `start` to a day after the longest appointment could end. As six statements these
- * cost a booking more than the lookups themselves: each one is a socket write and a reply on both
- * sides, about 0.3 ms of CPU on our bench machine.
+ * patient is linked to the facility, the provider's availability rules and exceptions from a day
+ * before `start` to a day after the longest appointment could end, and the facility's resources
+ * of the kinds the type needs. As seven statements these cost a booking more than the lookups
+ * themselves: each one is a socket write and a reply on both sides, about 0.3 ms of CPU on our
+ * bench machine.
  */
 export async function findTarget(
   db: Db,
   q: { facilityId: string; scope: string[] | undefined; providerId: string; appointmentTypeId: string; patientId?: string; start: Date },
 ): Promise<TargetLookup> {
-  const { rows } = await sql<{ facility: TargetLookup['facility']; providerName: string | null; type: Record<string, unknown> | null; patientLinked: boolean | null; rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null }>`
-    WITH f AS (${facilityInScope(q.facilityId, q.scope)})
+  const { rows } = await sql<{ facility: TargetLookup['facility']; providerName: string | null; type: Record<string, unknown> | null; patientLinked: boolean | null; rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null; resources: TargetLookup['resources'] | null }>`
+    WITH f AS (${facilityInScope(q.facilityId, q.scope)}),
+    t AS (${activeAppointmentType(db, q.appointmentTypeId, sql<string>`(SELECT organization_id FROM f)`)})
     SELECT
       (SELECT ${facilityJson} FROM f) AS facility,
       (SELECT p.display_name FROM (${providerAtFacility(db, q.providerId, q.facilityId)}) p) AS provider_name,
-      (SELECT ${typeJson} FROM (${activeAppointmentType(db, q.appointmentTypeId, sql<string>`(SELECT organization_id FROM f)`)}) t) AS type,
+      (SELECT ${typeJson} FROM t) AS type,
       ${q.patientId === undefined ? sql`NULL::boolean` : sql`EXISTS (${patientAtFacility(db, q.patientId, q.facilityId)})`} AS patient_linked,
       (SELECT ${rulesJson} FROM availability_rule WHERE provider_id = ${q.providerId} AND facility_id = ${q.facilityId}) AS rules,
       (SELECT ${exceptionsJson} FROM availability_exception WHERE provider_id = ${q.providerId}
-          AND start_at < ${q.start}::timestamptz + interval '1 day 12 hours' AND end_at > ${q.start}::timestamptz - interval '1 day') AS exceptions`.execute(db)
+          AND start_at < ${q.start}::timestamptz + interval '1 day 12 hours' AND end_at > ${q.start}::timestamptz - interval '1 day') AS exceptions,
+      (SELECT json_agg(json_build_object('id', id, 'name', name, 'kind', kind) ORDER BY name, id) FROM resource
+        WHERE facility_id = ${q.facilityId} AND active AND kind IN (SELECT unnest(resource_kinds) FROM t)) AS resources`.execute(db)
   const r = rows[0]
   return {
     facility: r.facility,
@@ -117,6 +123,7 @@ export async function findTarget(
     patientLinked: r.patientLinked,
     rules: r.rules ?? [],
     exceptions: toExceptions(r.exceptions),
+    resources: r.resources ?? [],
   }
 }
 
