@@ -79,7 +79,8 @@ export async function mintTrialToken(dataDir: string, req: TokenRequest): Promis
 
 export type Authenticator = (authorization: string | undefined) => Promise<Principal>
 
-export async function createAuthenticator(config: Config): Promise<Authenticator> {
+/** `now` is the clock of token expiry, for the cache and the verification alike (tests move it). */
+export async function createAuthenticator(config: Config, { now = Date.now }: { now?: () => number } = {}): Promise<Authenticator> {
   let keys: JWTVerifyGetKey
   let issuer: string
   let algorithms: string[]
@@ -94,14 +95,11 @@ export async function createAuthenticator(config: Config): Promise<Authenticator
     algorithms = config.authAlgorithms
   }
 
-  // Verified tokens are remembered until they expire: an ES256 verification costs ~0.2 ms of
-  // CPU, which would otherwise cap every route at a few thousand requests/s per core.
-  const verified = new Map<string, { principal: Principal; expiresAtMs: number }>()
-  const MAX_CACHED = 10_000
+  const verified = new VerifiedTokens(10_000, 60_000, now)
 
   return async (authorization) => {
     const hit = authorization ? verified.get(authorization) : undefined
-    if (hit && hit.expiresAtMs > Date.now()) return hit.principal
+    if (hit) return hit
     const match = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/.exec(authorization ?? '')
     if (!authorization) throw new UnauthorizedError('A bearer token is required', 'invalid_request')
     if (!match) throw new UnauthorizedError('The Authorization header is not a bearer token')
@@ -115,14 +113,53 @@ export async function createAuthenticator(config: Config): Promise<Authenticator
         algorithms,
         requiredClaims: ['exp', 'iss', 'aud', 'sub'],
         clockTolerance: 5,
+        currentDate: new Date(now()),
       }))
     } catch {
       throw new UnauthorizedError('The bearer token is invalid or expired')
     }
     const principal = principalFromClaims(payload)
-    if (verified.size >= MAX_CACHED) verified.delete(verified.keys().next().value!)
-    verified.set(authorization, { principal, expiresAtMs: payload.exp! * 1000 })
+    verified.set(authorization, principal, payload.exp! * 1000)
     return principal
+  }
+}
+
+/**
+ * Tokens already verified, by the exact header that carried them, as API gateways keep them: an
+ * ES256 verification costs ~0.2 ms of CPU, which would otherwise cap every route at a few
+ * thousand requests/s per core. Another string (a tampered token) is another key, verified
+ * afresh. An entry serves until the token's exp, and for at most `maxAgeMs` after it was
+ * verified, so a key withdrawn from the issuer's JWKS stops being honoured soon; nbf needs nothing
+ * here, since a token is only stored once jwtVerify has accepted it (its nbf already past). At
+ * most `max` entries: the oldest goes first.
+ */
+export class VerifiedTokens {
+  private readonly entries = new Map<string, { principal: Principal; until: number }>()
+
+  constructor(
+    readonly max = 10_000,
+    readonly maxAgeMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size() {
+    return this.entries.size
+  }
+
+  get(token: string): Principal | undefined {
+    const hit = this.entries.get(token)
+    if (!hit) return undefined
+    if (hit.until > this.now()) return hit.principal
+    this.entries.delete(token)
+    return undefined
+  }
+
+  set(token: string, principal: Principal, expiresAtMs: number) {
+    const until = Math.min(expiresAtMs, this.now() + this.maxAgeMs)
+    if (until <= this.now()) return
+    this.entries.delete(token)
+    while (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!)
+    this.entries.set(token, { principal, until })
   }
 }
 

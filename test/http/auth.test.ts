@@ -1,6 +1,6 @@
 import t from 'tap'
 import { exportSPKI, generateKeyPair, importJWK, SignJWT, type JWTPayload } from 'jose'
-import { loadTrialKey, TRIAL_ISSUER } from '../../src/http/auth.ts'
+import { createAuthenticator, loadTrialKey, TRIAL_ISSUER, VerifiedTokens, type Principal } from '../../src/http/auth.ts'
 import { bearer, buildTestApp } from '../helpers/app.ts'
 import { auditEventsFor, orgWithFacility } from '../helpers/factories.ts'
 
@@ -42,6 +42,7 @@ t.test('authentication and authorisation', async (t) => {
     ['an expired token', async () => `Bearer ${await signTrial({ ...goodClaims(), iat: now - 7200, exp: now - 60 })}`],
     ['a token for another audience', async () => `Bearer ${await signTrial({ ...goodClaims(), aud: 'someone-else' })}`],
     ['a token from another issuer', async () => `Bearer ${await signTrial({ ...goodClaims(), iss: 'https://evil.example' })}`],
+    ['a token not valid yet (nbf an hour ahead)', async () => `Bearer ${await signTrial({ ...goodClaims(), nbf: now + 3600 })}`],
     ['a token without exp', async () => {
       const { exp: _exp, ...claims } = goodClaims()
       return `Bearer ${await signTrial(claims)}`
@@ -120,6 +121,42 @@ t.test('authentication and authorisation', async (t) => {
     t.equal(res.statusCode, 200)
   })
 
+  await t.test('a token accepted (and remembered) once does not make a tampered copy of it acceptable', async (t) => {
+    const token = await ctx.token('front_desk', [facility.id])
+    sentTokens.push(token)
+    t.equal((await app.inject({ url, headers: bearer(token) })).statusCode, 200)
+    const [header, payload, signature] = token.split('.')
+    const middle = signature.length >> 1
+    const flipped = `${signature.slice(0, middle)}${signature[middle] === 'A' ? 'B' : 'A'}${signature.slice(middle + 1)}`
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString())
+    const tampered = [
+      ['a signature changed', `${header}.${payload}.${flipped}`],
+      ['the claims widened to every facility and admin, signature kept', `${header}.${b64({ ...claims, roles: ['admin'], facilities: ['*'] })}.${signature}`],
+      ['the claims given a later exp, signature kept', `${header}.${b64({ ...claims, exp: claims.exp + 86_400 })}.${signature}`],
+    ]
+    for (const [what, copy] of tampered) {
+      sentTokens.push(copy)
+      const res = await app.inject({ url, headers: bearer(copy) })
+      t.equal(res.statusCode, 401, what)
+    }
+    t.equal((await app.inject({ url, headers: bearer(token) })).statusCode, 200, 'the genuine token still works')
+  })
+
+  await t.test('a remembered token stops being accepted once it expires', async (t) => {
+    let clock = Date.now()
+    const authenticate = await createAuthenticator(config, { now: () => clock })
+    const header = `Bearer ${await signTrial({ ...goodClaims(), exp: Math.floor(clock / 1000) + 90 })}`
+    t.match(await authenticate(header), { sub: 'mallory' })
+    clock += 30_000
+    t.match(await authenticate(header), { sub: 'mallory' }, 'within its lifetime')
+    clock += 50_000
+    t.match(await authenticate(header), { sub: 'mallory' }, 'past the maximum age of an entry, verified again: still valid')
+    // Past exp and the 5 s of clock tolerance the verification allows.
+    clock += 20_000
+    await t.rejects(authenticate(header), { status: 401, message: 'The bearer token is invalid or expired' }, 'expired: refused though it was accepted before')
+    await t.rejects(authenticate(header), { status: 401, message: 'The bearer token is invalid or expired' }, 'and stays refused')
+  })
+
   await t.test('public routes need no token', async (t) => {
     t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
     t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
@@ -144,4 +181,30 @@ t.test('authentication and authorisation', async (t) => {
     }
     t.notOk(/authorization/i.test(logs), 'no authorization header is logged at all')
   })
+})
+
+t.test('verified tokens are kept until exp, for at most the maximum age, and at most max of them', async (t) => {
+  let clock = 1_000_000
+  const principal = (sub: string): Principal => ({ sub, roles: [], permissions: new Set(), facilities: [] })
+  const cache = new VerifiedTokens(3, 60_000, () => clock)
+
+  cache.set('a', principal('a'), clock + 10_000)
+  cache.set('b', principal('b'), clock + 3_600_000)
+  t.equal(cache.get('a')?.sub, 'a')
+  clock += 10_000
+  t.equal(cache.get('a'), undefined, 'gone at its exp')
+  t.equal(cache.get('b')?.sub, 'b')
+  clock += 50_000
+  t.equal(cache.get('b'), undefined, 'gone after the maximum age though exp is an hour away')
+  t.equal(cache.size, 0, 'expired entries are dropped when looked up')
+
+  cache.set('late', principal('late'), clock - 1)
+  t.equal(cache.size, 0, 'a token already past exp is not stored')
+
+  for (const k of ['1', '2', '3', '4', '5']) cache.set(k, principal(k), clock + 60_000)
+  t.equal(cache.size, 3, 'bounded')
+  t.same(['1', '2', '3', '4', '5'].map((k) => cache.get(k)?.sub), [undefined, undefined, '3', '4', '5'], 'the oldest go first')
+  cache.set('3', principal('3'), clock + 60_000)
+  cache.set('6', principal('6'), clock + 60_000)
+  t.same(['3', '4', '5', '6'].map((k) => cache.get(k)?.sub), ['3', undefined, '5', '6'], 'storing again makes an entry the newest')
 })
