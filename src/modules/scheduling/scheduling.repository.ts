@@ -172,6 +172,14 @@ const liveIn = (lo: string, hi: string) => `lower(r.period) >= ${lo} - interval 
 const spansWhere = (where: string) =>
   `(SELECT encode(string_agg(timestamptz_send(lower(r.period)) || timestamptz_send(upper(r.period)), ''::bytea), 'hex') FROM reservation r WHERE ${where})`
 
+// db.withoutPlugins() builds a new Kysely and executor at every call: one per database handle here.
+const plainDbs = new WeakMap<Db, Db>()
+function plain(db: Db): Db {
+  let p = plainDbs.get(db)
+  if (!p) plainDbs.set(db, (p = db.withoutPlugins()))
+  return p
+}
+
 const EPOCH_2000_MS = 946_684_800_000
 
 /**
@@ -269,7 +277,7 @@ export interface SlotSearchQuery {
  */
 export async function findSlotSearch(db: Db, q: SlotSearchQuery): Promise<SlotSearchLookup> {
   const { text, values } = slotSearchStatement(q)
-  const { rows } = await db.withoutPlugins().executeQuery<{
+  const { rows } = await plain(db).executeQuery<{
     facility: TargetLookup['facility']; type: Record<string, unknown> | null; providers: SlotSearchLookup['providers'] | null
     resources: SlotSearchLookup['resources'] | null; rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null
     busy: Record<string, string | null> | null
@@ -321,7 +329,7 @@ export async function busySpans(db: Db, providerIds: string[], resourceIds: stri
       SELECT o.id, ${spansWhere(`r.provider_id = o.id AND ${busy}`)} AS spans FROM unnest((SELECT ${$(providerIds, 'uuid[]')})) o(id)
       UNION ALL
       SELECT o.id, ${spansWhere(`r.resource_id = o.id AND ${busy}`)} FROM unnest((SELECT ${$(resourceIds, 'uuid[]')})) o(id)) o`
-  const { rows } = await db.withoutPlugins().executeQuery<{ busy: Record<string, string | null> | null }>(CompiledQuery.raw(text, values))
+  const { rows } = await plain(db).executeQuery<{ busy: Record<string, string | null> | null }>(CompiledQuery.raw(text, values))
   return busyOf(rows[0].busy)
 }
 
