@@ -9,6 +9,8 @@ export interface AppServer {
 }
 
 const serverFile = fileURLToPath(new URL('../server.ts', import.meta.url))
+/** Node's flags as the Dockerfile's CMD runs the service (its young generation's size: see there). */
+const NODE_FLAGS = ['--max-semi-space-size=64']
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 
 /** Forks bench/server.ts and resolves once it listens; `cpuProfileDir` writes a V8 CPU profile there on exit. */
@@ -16,7 +18,7 @@ export async function startAppServer(audit: 'on' | 'off', env: NodeJS.ProcessEnv
   const child = fork(serverFile, ['--audit', audit], {
     cwd: repoRoot,
     env,
-    execArgv: ['--import', 'tsx', ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [])],
+    execArgv: [...NODE_FLAGS, '--import', 'tsx', ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const port = await new Promise<number>((resolve, reject) => {
