@@ -134,6 +134,29 @@ export function isoDate(v: Date | string): string {
   return `${v.getFullYear()}-${pad(v.getMonth() + 1)}-${pad(v.getDate())}`
 }
 
+// A search walks the same calendar days as the searches before it: each day's successor and
+// weekday are worked out (through Date) once.
+const successors = new Map<string, string>()
+const weekdays = new Map<string, number>()
+
+function nextDay(date: string): string {
+  let next = successors.get(date)
+  if (next === undefined) {
+    if (successors.size >= 100_000) successors.clear()
+    successors.set(date, (next = addDays(date, 1)))
+  }
+  return next
+}
+
+function weekdayOf(date: string): number {
+  let weekday = weekdays.get(date)
+  if (weekday === undefined) {
+    if (weekdays.size >= 100_000) weekdays.clear()
+    weekdays.set(date, (weekday = isoWeekday(date)))
+  }
+  return weekday
+}
+
 export interface Interval {
   start: number
   end: number
@@ -167,8 +190,8 @@ export function expandAvailability(input: {
   const intervals: Interval[] = []
   // One calendar day of margin either side: a local day can start up to 14 h from UTC midnight.
   const lastDay = addDays(localDate(to, zone), 1)
-  for (let day = addDays(localDate(from, zone), -1); day <= lastDay; day = addDays(day, 1)) {
-    const weekday = isoWeekday(day)
+  for (let day = addDays(localDate(from, zone), -1); day <= lastDay; day = nextDay(day)) {
+    const weekday = weekdayOf(day)
     for (const r of input.rules) {
       if (r.weekday !== weekday || day < r.effectiveFrom || (r.effectiveTo !== null && day > r.effectiveTo)) continue
       intervals.push({ start: localToInstant(day, r.startTime, zone), end: localToInstant(day, r.endTime, zone), resourceId: r.resourceId })

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely'
+import { CompiledQuery, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely'
 import type { AppointmentRow, AppointmentTypeRow, AvailabilityExceptionRow, AvailabilityRuleRow, Database, ResourceRow } from '../../db/database.ts'
 import { recordset, scopeIds } from '../../db/query-helpers.ts'
 import type {} from './scheduling.tables.ts'
@@ -73,16 +73,21 @@ export interface TargetLookup {
 const facilityInScope = (facilityId: string, scope: string[] | undefined) =>
   sql`SELECT id, organization_id, name, time_zone, kind FROM facility WHERE id = ${facilityId}${scope ? sql` AND id = ANY(${scopeIds(scope)}::uuid[])` : sql``}`
 
-// Rows as JSON, with the property names the rest of the code uses (findTarget, findSlotSearch).
-const facilityJson = sql`json_build_object('id', id, 'organizationId', organization_id, 'name', name, 'timeZone', time_zone, 'kind', kind)`
-const typeJson = sql`json_build_object('id', t.id, 'organizationId', t.organization_id, 'code', t.code, 'name', t.name, 'specialtyId', t.specialty_id,
+// Rows as JSON, with the property names the rest of the code uses (findTarget, findSlotSearch):
+// text, so that findSlotSearch's statement, written as text, says the same.
+const FACILITY_JSON = `json_build_object('id', id, 'organizationId', organization_id, 'name', name, 'timeZone', time_zone, 'kind', kind)`
+const TYPE_JSON = `json_build_object('id', t.id, 'organizationId', t.organization_id, 'code', t.code, 'name', t.name, 'specialtyId', t.specialty_id,
   'durationMinutes', t.duration_minutes, 'bufferBeforeMinutes', t.buffer_before_minutes, 'bufferAfterMinutes', t.buffer_after_minutes,
   'resourceKinds', t.resource_kinds, 'requiresReferral', t.requires_referral, 'requiresPriorAuth', t.requires_prior_auth,
   'minimumNoticeMinutes', t.minimum_notice_minutes, 'active', t.active, 'version', t.version, 'createdAt', t.created_at)`
-const rulesJson = sql`json_agg(json_build_object('providerId', provider_id, 'resourceId', resource_id, 'weekday', weekday, 'startTime', start_time,
+const RULES_JSON = `json_agg(json_build_object('providerId', provider_id, 'resourceId', resource_id, 'weekday', weekday, 'startTime', start_time,
   'endTime', end_time, 'effectiveFrom', effective_from, 'effectiveTo', effective_to))`
-const exceptionsJson = sql`json_agg(json_build_object('providerId', provider_id, 'facilityId', facility_id, 'kind', kind, 'resourceId', resource_id,
+const EXCEPTIONS_JSON = `json_agg(json_build_object('providerId', provider_id, 'facilityId', facility_id, 'kind', kind, 'resourceId', resource_id,
   'startAt', start_at, 'endAt', end_at))`
+const facilityJson = sql.raw(FACILITY_JSON)
+const typeJson = sql.raw(TYPE_JSON)
+const rulesJson = sql.raw(RULES_JSON)
+const exceptionsJson = sql.raw(EXCEPTIONS_JSON)
 
 // JSON carries instants as text: turned back into Dates here.
 const toType = (t: Record<string, unknown> | null) => t && ({ ...t, createdAt: new Date(t.createdAt as string) } as AppointmentTypeRow)
@@ -137,38 +142,153 @@ export interface SlotSearchLookup {
   resources: Pick<ResourceRow, 'id' | 'kind'>[]
   rules: TargetLookup['rules']
   exceptions: TargetLookup['exceptions']
+  /** Busy time of each of these providers and resources in the search's window, buffers included (as busySpans). */
+  busy: Map<string, number[]>
 }
 
 /**
- * What a slot search reads before the busy time, in one statement (as findTarget for a booking):
- * the facility in the caller's scope, the organisation's active appointment type, the providers
- * (those named, or those of the specialty, the type's when none is named), the resources of the
- * kinds the type needs, and the providers' rules at the facility and exceptions overlapping
- * [from, to).
- *
- * Named providers go in as one parameter each, not as an array: the planner then knows how many
- * in the generic plan too, and Postgres keeps that plan. For an array it assumes ten, judged the
- * generic plan dearer than a custom one and planned every search afresh (0.7 ms under load).
+ * A statement written as text (see slotSearchStatement), its values numbered as the text uses them:
+ * `$(value, type)` is `$n::type`, the parameter holding that value.
  */
-export async function findSlotSearch(
-  db: Db,
-  q: { facilityId: string; scope: string[] | undefined; appointmentTypeId: string; providerIds?: string[]; specialtyId?: string; from: Date; to: Date },
-): Promise<SlotSearchLookup> {
-  const providers = q.providerIds
-    ? activeProvidersAt(db, q.facilityId).select(['provider.id', 'provider.displayName']).where('provider.id', 'in', scopeIds(q.providerIds))
-    : providersOfSpecialtyAt(db, q.facilityId, sql<string | null>`coalesce(${q.specialtyId ?? null}::uuid, (SELECT specialty_id FROM t))`)
-  const { rows } = await sql<{ facility: TargetLookup['facility']; type: Record<string, unknown> | null; providers: SlotSearchLookup['providers'] | null; resources: SlotSearchLookup['resources'] | null; rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null }>`
-    WITH f AS (${facilityInScope(q.facilityId, q.scope)}),
-    t AS (${activeAppointmentType(db, q.appointmentTypeId, sql<string>`(SELECT organization_id FROM f)`)}),
-    p AS (${providers})
+function textStatement() {
+  const values: unknown[] = []
+  const $ = (value: unknown, type: string) => {
+    values.push(value)
+    return `$${values.length}::${type}`
+  }
+  return { values, $ }
+}
+
+/**
+ * Live reservations `r` overlapping [lo, hi) (SQL expressions). Reservations span at most 2 days
+ * (a CHECK), so a start bound lets the btree indexes on (owner, lower(period)) find the window;
+ * their periods are [), so with the start before hi, overlapping is ending after lo (cheaper than
+ * `&&` with a range built for every row). What is live is the database's reservation_live, which
+ * the booking's claim reads too.
+ */
+const liveIn = (lo: string, hi: string) => `lower(r.period) >= ${lo} - interval '2 days' AND lower(r.period) < ${hi}
+      AND upper(r.period) > ${lo} AND reservation_live(r.overbook, r.expires_at)`
+
+/**
+ * The spans of the reservations `r` that match, as hex of 16 bytes each: both bounds as Postgres
+ * stores them (microseconds since 2000, big-endian int8, timestamptz_send), in index order.
+ * Hundreds of reservations per search made their conversion the statement's main cost: as epoch
+ * milliseconds (extract gives numeric) in text, 0.5 ms of the backend's time per search; as bytes,
+ * next to nothing, and to decode (busyOf) as little.
+ */
+const spansWhere = (where: string) =>
+  `(SELECT encode(string_agg(timestamptz_send(lower(r.period)) || timestamptz_send(upper(r.period)), ''::bytea), 'hex') FROM reservation r WHERE ${where})`
+
+// db.withoutPlugins() builds a new Kysely and executor at every call: one per database handle here.
+const plainDbs = new WeakMap<Db, Db>()
+function plain(db: Db): Db {
+  let p = plainDbs.get(db)
+  if (!p) plainDbs.set(db, (p = db.withoutPlugins()))
+  return p
+}
+
+const EPOCH_2000_MS = 946_684_800_000
+
+/**
+ * Flat [start, end, start, end, ...] epoch milliseconds of spansWhere's hex, widened to whole
+ * milliseconds (start down, end up). Microseconds since 2000 stay exact in a double for 285,000
+ * years; they are read as two 32-bit halves.
+ */
+export function decodeSpans(hex: string | null): number[] {
+  if (!hex) return []
+  const size = hex.length >> 1
+  // One buffer, reused: decoding is synchronous, and a new one per search was garbage to collect.
+  if (spanBytes.length < size) {
+    spanBytes = Buffer.alloc(size)
+    spanView = new DataView(spanBytes.buffer, spanBytes.byteOffset, size)
+  }
+  spanBytes.write(hex, 0, size, 'hex')
+  const out = new Array<number>(size >> 3)
+  for (let i = 0, at = 0; at < size; i++, at += 8) {
+    const micros = spanView.getInt32(at) * 0x1_0000_0000 + spanView.getUint32(at + 4)
+    out[i] = EPOCH_2000_MS + ((i & 1) === 0 ? Math.floor(micros / 1000) : Math.ceil(micros / 1000))
+  }
+  return out
+}
+let spanBytes = Buffer.alloc(32 * 1024)
+let spanView = new DataView(spanBytes.buffer, spanBytes.byteOffset, spanBytes.length)
+
+/** busy JSON ({ owner: hex or null }) as a Map of flat spans. */
+const busyOf = (json: Record<string, string | null> | null) => new Map(Object.entries(json ?? {}).map(([owner, hex]) => [owner, decodeSpans(hex)]))
+
+/** The slot search statement and its values (findSlotSearch); exported for the bench's raw baseline, which sends the same. */
+export function slotSearchStatement(q: SlotSearchQuery) {
+  const { values, $ } = textStatement()
+  const facility = $(q.facilityId, 'uuid')
+  const scope = q.scope ? ` AND id = ANY(${$(scopeIds(q.scope), 'uuid[]')})` : ''
+  const type = $(q.appointmentTypeId, 'uuid')
+  // As activeProvidersAt, and providersOfSpecialtyAt when no provider is named.
+  const which = q.providerIds
+    ? `AND p.id IN (${q.providerIds.map((id) => $(id, 'uuid')).join(', ')})`
+    : `AND (coalesce(${$(q.specialtyId ?? null, 'uuid')}, (SELECT specialty_id FROM t)) IS NULL
+             OR EXISTS (SELECT FROM provider_specialty ps WHERE ps.provider_id = p.id AND ps.specialty_id = coalesce(${$(q.specialtyId ?? null, 'uuid')}, (SELECT specialty_id FROM t))))
+           ORDER BY p.id LIMIT 50`
+  const busy = liveIn('(SELECT lo FROM w)', '(SELECT hi FROM w)')
+  const text = `
+    WITH f AS (SELECT id, organization_id, name, time_zone, kind FROM facility WHERE id = ${facility}${scope}),
+    t AS (SELECT * FROM appointment_type WHERE id = ${type} AND organization_id = (SELECT organization_id FROM f) AND active),
+    p AS (SELECT p.id, p.display_name FROM provider p JOIN provider_facility pf ON pf.provider_id = p.id
+           WHERE pf.facility_id = ${facility} AND p.active ${which}),
+    x AS (SELECT id, kind, name FROM resource WHERE facility_id = ${facility} AND active AND kind IN (SELECT unnest(resource_kinds) FROM t)),
+    w AS (SELECT ${$(q.from, 'timestamptz')} - make_interval(mins => buffer_before_minutes) AS lo,
+                 ${$(q.to, 'timestamptz')} + make_interval(mins => buffer_after_minutes) AS hi FROM t)
     SELECT
-      (SELECT ${facilityJson} FROM f) AS facility,
-      (SELECT ${typeJson} FROM t) AS type,
+      (SELECT ${FACILITY_JSON} FROM f) AS facility,
+      (SELECT ${TYPE_JSON} FROM t) AS type,
       (SELECT json_agg(json_build_object('id', id, 'displayName', display_name)) FROM p) AS providers,
-      (SELECT json_agg(json_build_object('id', id, 'kind', kind) ORDER BY name, id) FROM resource
-        WHERE facility_id = ${q.facilityId} AND active AND kind IN (SELECT unnest(resource_kinds) FROM t)) AS resources,
-      (SELECT ${rulesJson} FROM availability_rule WHERE provider_id IN (SELECT id FROM p) AND facility_id = ${q.facilityId}) AS rules,
-      (SELECT ${exceptionsJson} FROM availability_exception WHERE provider_id IN (SELECT id FROM p) AND start_at < ${q.to} AND end_at > ${q.from}) AS exceptions`.execute(db)
+      (SELECT json_agg(json_build_object('id', id, 'kind', kind) ORDER BY name, id) FROM x) AS resources,
+      (SELECT ${RULES_JSON} FROM availability_rule WHERE provider_id IN (SELECT id FROM p) AND facility_id = ${facility}) AS rules,
+      (SELECT ${EXCEPTIONS_JSON} FROM availability_exception WHERE provider_id IN (SELECT id FROM p)
+          AND start_at < ${$(q.to, 'timestamptz')} AND end_at > ${$(q.expandFrom, 'timestamptz')}) AS exceptions,
+      (SELECT json_object_agg(o.id, o.spans) FROM (
+          SELECT p.id, ${spansWhere(`r.provider_id = p.id AND ${busy}`)} AS spans FROM p
+          UNION ALL
+          SELECT x.id, ${spansWhere(`r.resource_id = x.id AND ${busy}`)} FROM x) o) AS busy`
+  return { text, values }
+}
+
+export interface SlotSearchQuery {
+  facilityId: string
+  scope: string[] | undefined
+  appointmentTypeId: string
+  providerIds?: string[]
+  specialtyId?: string
+  /** The search's window; its busy time is read with the type's buffers either side. */
+  from: Date
+  to: Date
+  /** From when exceptions count: availability is expanded from a day before `from`. */
+  expandFrom: Date
+}
+
+/**
+ * Everything a slot search reads, in one statement: the facility in the caller's scope, the
+ * organisation's active appointment type, the providers (those named, or those of the specialty,
+ * the type's when none is named), the resources of the kinds the type needs, the providers' rules
+ * at the facility and exceptions overlapping [expandFrom, to), and the busy time of providers and
+ * resources over [from - buffer before, to + buffer after). Busy time from before the minimum
+ * notice is read too: it cannot overlap a slot the search keeps, and the statement stays one
+ * round trip (the two it was cost the app as much as the search's own work).
+ *
+ * Written as text, not with Kysely's builders (as the patient search, for the same reason): built,
+ * compiled and mapped per search they cost the app more CPU than running it. The text depends only
+ * on the shape (scoped or not, how many providers named, or none), so each shape is prepared once
+ * per connection (createDb). Named providers go in as one parameter each, not as an array: the
+ * planner then knows how many in the generic plan too, and Postgres keeps that plan. For an array
+ * it assumes ten, judged the generic plan dearer than a custom one and planned every search
+ * afresh (0.7 ms under load).
+ */
+export async function findSlotSearch(db: Db, q: SlotSearchQuery): Promise<SlotSearchLookup> {
+  const { text, values } = slotSearchStatement(q)
+  const { rows } = await plain(db).executeQuery<{
+    facility: TargetLookup['facility']; type: Record<string, unknown> | null; providers: SlotSearchLookup['providers'] | null
+    resources: SlotSearchLookup['resources'] | null; rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null
+    busy: Record<string, string | null> | null
+  }>(CompiledQuery.raw(text, values))
   const r = rows[0]
   return {
     facility: r.facility,
@@ -177,6 +297,7 @@ export async function findSlotSearch(
     resources: r.resources ?? [],
     rules: r.rules ?? [],
     exceptions: toExceptions(r.exceptions),
+    busy: busyOf(r.busy),
   }
 }
 
@@ -197,34 +318,26 @@ export const listExceptions = (db: Db, providerIds: string[], facilityId: string
 }
 
 /**
- * Live reservations of these providers and resources overlapping [from, to). Reservations span at
- * most 2 days (a CHECK), so a start bound lets the btree indexes on (owner, lower(period)) find the
- * window; what is live is the database's reservation_live, which the booking's claim reads too.
- */
-const liveIn = (from: RawBuilder<Date>, to: RawBuilder<Date>) => sql`lower(period) >= ${from}::timestamptz - interval '2 days' AND lower(period) < ${to}
-    AND period && tstzrange(${from}, ${to}, '[)') AND reservation_live(overbook, expires_at)`
-
-/**
- * Busy time of each provider and resource in [from, to) (live reservations): one row per owner,
- * its spans as epoch milliseconds (widened to whole milliseconds) in one string. A slot search
- * over weeks of a busy calendar reads hundreds of reservations, and parsing each as a row of
- * timestamps cost more than the rest of the search.
+ * Busy time of each provider and resource in [from, to) (live reservations): each owner's spans as
+ * flat [start, end, ...] epoch milliseconds (widened to whole milliseconds), in the encoding of
+ * spansWhere. A slot search over weeks of a busy calendar reads hundreds of reservations, and
+ * parsing each as a row of timestamps cost more than the rest of the search.
  *
  * The values reach the statement as scalar subqueries, which the planner does not look into: a
  * custom plan then costs what the generic one does, so Postgres keeps the generic plan. Seeing
  * them, it judged the generic plan dearer (it assumes ten owners per array) and planned every
- * call afresh (0.5 ms under load), to the same plan: these indexes. (The cast after each array's
- * subquery keeps `= ANY((SELECT ...))` from being read as `= ANY (subquery)`.)
+ * call afresh (0.5 ms under load), to the same plan: these indexes.
  */
 export async function busySpans(db: Db, providerIds: string[], resourceIds: string[], from: Date, to: Date): Promise<Map<string, number[]>> {
-  const where = liveIn(sql<Date>`(SELECT ${from}::timestamptz)`, sql<Date>`(SELECT ${to}::timestamptz)`)
-  const { rows } = await sql<{ owner: string; spans: string }>`
-    SELECT owner, string_agg(floor(extract(epoch FROM lower(period)) * 1000)::bigint || ',' || ceil(extract(epoch FROM upper(period)) * 1000)::bigint, ',') AS spans
-      FROM (SELECT provider_id AS owner, period FROM reservation WHERE provider_id = ANY((SELECT ${scopeIds(providerIds)}::uuid[])::uuid[]) AND ${where}
-            UNION ALL
-            SELECT resource_id, period FROM reservation WHERE resource_id = ANY((SELECT ${scopeIds(resourceIds)}::uuid[])::uuid[]) AND ${where}) r
-     GROUP BY owner`.execute(db)
-  return new Map(rows.map((r) => [r.owner, r.spans.split(',').map(Number)]))
+  const { values, $ } = textStatement()
+  const busy = liveIn(`(SELECT ${$(from, 'timestamptz')})`, `(SELECT ${$(to, 'timestamptz')})`)
+  const text = `
+    SELECT json_object_agg(o.id, o.spans) AS busy FROM (
+      SELECT o.id, ${spansWhere(`r.provider_id = o.id AND ${busy}`)} AS spans FROM unnest((SELECT ${$(providerIds, 'uuid[]')})) o(id)
+      UNION ALL
+      SELECT o.id, ${spansWhere(`r.resource_id = o.id AND ${busy}`)} FROM unnest((SELECT ${$(resourceIds, 'uuid[]')})) o(id)) o`
+  const { rows } = await plain(db).executeQuery<{ busy: Record<string, string | null> | null }>(CompiledQuery.raw(text, values))
+  return busyOf(rows[0].busy)
 }
 
 /**
