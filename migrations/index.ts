@@ -17,6 +17,8 @@ import * as nameSearchIndex from './20261128T120000Z-name-search-index.ts'
 import * as nameKeyInlinable from './20261128T121000Z-name-key-inlinable.ts'
 import * as auditSeal from './20261128T130000Z-audit-seal.ts'
 import * as bookingClaimRefusals from './20261128T142000Z-booking-claim-refusals.ts'
+import * as auditQueuePerStatement from './20261128T143000Z-audit-queue-per-statement.ts'
+import * as registrationProbeDistinct from './20261128T143100Z-registration-probe-distinct.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -39,4 +41,6 @@ export const migrations = {
   '20261128T121000Z-name-key-inlinable': nameKeyInlinable,
   '20261128T130000Z-audit-seal': auditSeal,
   '20261128T142000Z-booking-claim-refusals': bookingClaimRefusals,
+  '20261128T143000Z-audit-queue-per-statement': auditQueuePerStatement,
+  '20261128T143100Z-registration-probe-distinct': registrationProbeDistinct,
 }

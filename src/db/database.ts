@@ -57,9 +57,13 @@ export interface AuditSealTable {
   sealedAt: ColumnType<Date, Date | string | undefined, never>
 }
 
-/** Events committed but not yet sealed (filled by a trigger on audit_event; emptied by the sealer). */
+/**
+ * Events committed but not yet sealed, one row per statement that appended them (filled by a
+ * trigger on audit_event; emptied by the sealer): their ids in ascending order, the least as the key.
+ */
 export interface AuditPendingTable {
-  eventId: ColumnType<string, never, never>
+  firstId: ColumnType<string, never, never>
+  eventIds: ColumnType<string[], never, never>
 }
 
 export interface IdempotencyKeyTable {

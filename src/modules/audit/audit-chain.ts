@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../../db/database.ts'
 import { checkpointMessage, type AuditSigner } from './audit-signing.ts'
@@ -28,9 +27,11 @@ export const GENESIS = Buffer.alloc(32)
 
 /**
  * The reference definition of what a seal covers: a JSON array of the seq and every column of
- * the event, times in UTC to the microsecond, jsonb as Postgres prints it. The chain is built
- * from `canonicalTail` below, which renders the same bytes inside Postgres; a test holds the
- * two equal on awkward values.
+ * the event, times in UTC to the microsecond, jsonb as Postgres prints it; the seal's hash is
+ * sha256(prev_hash || canonical(seq, event)). The chain is built inside Postgres from
+ * `canonicalTail` below, which renders the same bytes (a test holds the two equal on awkward
+ * values), by the audit_chain aggregate (migration 20261128T143000Z); a test recomputes sealed
+ * chains from these definitions.
  */
 export function canonical(seq: string, r: SealableRow): string {
   return JSON.stringify([
@@ -55,10 +56,6 @@ export const canonicalTail = sql<string>`',' || btrim(to_json(ARRAY[
       audit_event.patient_id::text, audit_event.outcome, audit_event.purpose_of_use, audit_event.client_ip, audit_event.user_agent])::text, '[]')
   || ',' || CASE WHEN audit_event.break_glass THEN 'true' ELSE 'false' END
   || ',' || coalesce(to_json(audit_event.detail::text)::text, 'null') || ']'`
-
-/** hash = sha256(prev_hash || canonical(row)): altering or removing a row breaks every later link. */
-export const chainHash = (prev: Buffer, seq: string, tail: string) =>
-  createHash('sha256').update(prev).update(`["${seq}"`).update(tail).digest()
 
 /** An event's id and the canonical rendering (less its seq) that its seal covers. */
 export function sealableColumns(db: Kysely<Database>) {

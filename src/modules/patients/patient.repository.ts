@@ -333,8 +333,17 @@ export function searchPatientsByName(db: Db, f: SearchFilter, name: NameWords, c
   const more = param('more', limit + 1, 'int')
   const ctes = [keys]
   const read: string[] = []
+  // A row is listed at the lowest rank it matches (GROUP BY id, min(r) below), so a rank's branches
+  // need not exclude the ranks read in full before it: a rank is read only when those above it
+  // (from this page's first) found no more than a page, hence every row they match, and a branch
+  // that fills up closes the gate for every rank below. Only the ranks of earlier pages are
+  // excluded: those above the cursor's, and, below it, the cursor's own, which is read from the
+  // cursor on. (Each excluded rank was a condition per candidate row and an InitPlan per key it
+  // reads in every execution of the statement: 12% of the statement's Postgres time for a first
+  // page of "Jon Smyth".)
+  const excluded = (rank: number) => (afterId === undefined ? 0 : rank === fromRank ? fromRank : fromRank + 1)
   for (let rank = fromRank; rank < ranks.length; rank++) {
-    const lower = ranks.slice(0, rank).map((r) => r.either)
+    const lower = ranks.slice(0, excluded(rank)).map((r) => r.either)
     const branches = ranks[rank].branches.map((branch) => {
       const c = [where, branch]
       if (lower.length > 0) c.push(`(${lower.join(' OR ')}) IS NOT TRUE`)

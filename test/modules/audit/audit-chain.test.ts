@@ -1,10 +1,10 @@
-import { verify as verifySignature, createPublicKey } from 'node:crypto'
+import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto'
 import t from 'tap'
 import { sql } from 'kysely'
 import { insertAuditEvents } from '../../../src/http/audit.ts'
 import type { NewAuditEvent } from '../../../src/db/database.ts'
-import { sealPendingIn } from '../../../src/modules/audit/audit-sealer.ts'
-import { canonical, sealableColumns, verifyChain } from '../../../src/modules/audit/audit-chain.ts'
+import { sealPending, sealPendingIn } from '../../../src/modules/audit/audit-sealer.ts'
+import { canonical, GENESIS, sealableColumns, verifyChain } from '../../../src/modules/audit/audit-chain.ts'
 import { writeCheckpoint } from '../../../src/modules/audit/audit-checkpoint.ts'
 import { bearer, buildTestApp } from '../../helpers/app.ts'
 
@@ -33,8 +33,8 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
   const idAtSeq = async (seq: number) => (await k.selectFrom('auditSeal').select(sql<string>`event_id::text`.as('id')).where('seq', '=', String(seq)).executeTakeFirstOrThrow()).id
   const longAgo = () => `?from=${encodeURIComponent(new Date(Date.now() - 7_200_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() - 1_800_000).toISOString())}`
 
-  // Several sealing runs of a few rows each: seq passes 9 and 99, so ordering by seq as text
-  // (rather than as a number) would break the chain here.
+  // Several sealing runs (a step seals whole statements, here 20 events each): seq passes 9 and
+  // 99, so ordering by seq as text (rather than as a number) would break the chain here.
   for (let batch = 0; batch < 6; batch++) {
     await insertAuditEvents(k, Array.from({ length: 20 }, (_, i) => event(batch * 20 + i)))
     await app.auditSealer.sealAll(7)
@@ -60,6 +60,30 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
       t.equal(JSON.parse(`["7"${row.tail}`).length, 18)
     }
     await app.auditSealer.sealAll()
+  })
+
+  await t.test('every seal is the reference definition recomputed: seq in id order, sha256 of the previous hash and the canonical rendering', async (t) => {
+    const rows = await k
+      .selectFrom('auditSeal')
+      .innerJoin('auditEvent', 'auditEvent.id', 'auditSeal.eventId')
+      .select([
+        sql<string>`audit_seal.seq::text`.as('seq'), 'auditSeal.prevHash', 'auditSeal.hash', sql<string>`audit_event.id::text`.as('id'),
+        sql<string>`to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('occurredAt'),
+        'requestId', 'actorSub', 'actorRoles', 'facilityId', 'action', 'verb', 'resourceType', 'resourceId', 'patientId',
+        'outcome', 'purposeOfUse', 'clientIp', 'userAgent', 'breakGlass', sql<string | null>`detail::text`.as('detail'),
+      ])
+      .orderBy('auditSeal.seq')
+      .execute()
+    t.equal(rows.length, 122)
+    let prev = GENESIS
+    rows.forEach((row, i) => {
+      t.equal(row.seq, String(i + 1))
+      if (i > 0) t.ok(BigInt(row.id) > BigInt(rows[i - 1].id), `seq ${row.seq} seals a later event than seq ${i}`)
+      t.same(Buffer.from(row.prevHash), prev, `seq ${row.seq} links to the previous hash`)
+      const hash = createHash('sha256').update(prev).update(canonical(row.seq, row)).digest()
+      t.same(Buffer.from(row.hash), hash, `seq ${row.seq} is sha256(prev_hash || canonical)`)
+      prev = hash
+    })
   })
 
   await t.test('a sealed chain verifies whole, and a checkpoint signs its head', async (t) => {
@@ -95,19 +119,44 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     t.match(await verify(longAgo()), { ok: true, unsealedOverdue: 0, checked: 1 })
   })
 
+  await t.test('a sealing step takes whole statements, and any statement whose ids interleave with them: events are chained in id order', async (t) => {
+    // Concurrent statements draw interleaved ids. Queued here by the owner as such statements
+    // would be: [a, c, e] and [b, d, f], then [g, h] and [i, j].
+    await app.auditSealer.sealAll()
+    const ids = await k.transaction().execute(async (trx) => {
+      await sql`SET LOCAL session_replication_role = replica`.execute(trx)
+      await insertAuditEvents(trx, Array.from({ length: 10 }, (_, i) => event(700 + i)))
+      const rows = await trx.selectFrom('auditEvent').select(sql<string>`id::text`.as('id')).where('requestId', 'like', 'chain-7__').orderBy('id').execute()
+      const [a, b, c, d, e, f, g, h, i, j] = rows.map((r) => r.id)
+      for (const statement of [[a, c, e], [b, d, f], [g, h], [i, j]]) {
+        await sql`INSERT INTO audit_pending (first_id, event_ids) VALUES (${statement[0]}, ${statement}::bigint[])`.execute(trx)
+      }
+      return rows.map((r) => r.id)
+    })
+    t.equal(await sealPending(k, 2), 6, 'the first statement, and the one interleaved with it')
+    t.equal(await sealPending(k, 2), 2, 'then one statement: two events reach the step size')
+    t.equal(await sealPending(k, 2), 2)
+    t.equal(await sealPending(k, 2), 0)
+    const seals = await k.selectFrom('auditSeal').select([sql<string>`seq::text`.as('seq'), sql<string>`event_id::text`.as('id')]).where('eventId', 'in', ids).orderBy('seq').execute()
+    t.same(seals.map((s) => s.id), ids, 'sealed in id order')
+    t.same(seals.map((s) => BigInt(s.seq) - BigInt(seals[0].seq)), ids.map((_, i) => BigInt(i)), 'at consecutive seqs')
+    await app.auditSealer.checkpoint()
+    t.match(await verify(), { ok: true, unsealedOverdue: 0 })
+  })
+
   await t.test('an event dropped from the sealing queue is never sealed, and verification reports it', async (t) => {
     const { id } = await k.insertInto('auditEvent').values({ ...event(998), occurredAt: new Date(Date.now() - 3_600_000) }).returning(sql<string>`id::text`.as('id')).executeTakeFirstOrThrow()
     // The application role may clear the queue (the sealer does): nothing else stops it.
     await k.transaction().execute(async (trx) => {
       await sql`SET LOCAL ROLE patient_access_app`.execute(trx)
-      await trx.deleteFrom('auditPending').where('eventId', '=', id).execute()
+      await trx.deleteFrom('auditPending').where('firstId', '=', id).execute()
     })
     const sealOf = () => k.selectFrom('auditSeal').select('seq').where('eventId', '=', id).executeTakeFirst()
     await app.auditSealer.sealAll()
     t.equal(await sealOf(), undefined, 'the sealer never sees it')
     t.match(await verify(), { ok: false, unsealedOverdue: 1, reason: 'events older than the sealing interval are unsealed' })
     t.match(await verify(longAgo()), { ok: false, unsealedOverdue: 1 }, 'within a range too')
-    await sql`INSERT INTO audit_pending (event_id) VALUES (${id})`.execute(k)
+    await sql`INSERT INTO audit_pending (first_id, event_ids) VALUES (${id}, ARRAY[${id}::bigint])`.execute(k)
     await app.auditSealer.sealAll()
     t.ok(await sealOf(), 'queued again by the owner, it is sealed')
     await app.auditSealer.checkpoint()
@@ -170,7 +219,7 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     const reseal = () => k.transaction().execute(async (trx) => { while ((await sealPendingIn(trx, 1000)) > 0); })
     const unseal = (trx: typeof k) => sql`
       WITH unsealed AS (DELETE FROM audit_seal WHERE seq >= 50 RETURNING event_id)
-      INSERT INTO audit_pending (event_id) SELECT event_id FROM unsealed`.execute(trx)
+      INSERT INTO audit_pending (first_id, event_ids) SELECT min(event_id), array_agg(event_id ORDER BY event_id) FROM unsealed`.execute(trx)
     await asOwnerBypassingTriggers(async (trx) => {
       await trx.updateTable('auditEvent').set({ verb: 'patient.search' } as never).where('id', '=', id).execute()
       await unseal(trx)
@@ -242,7 +291,7 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     await t.rejects(asApp((trx) => trx.updateTable('auditSeal').set({ hash: Buffer.alloc(32) }).where('seq', '=', '10').execute()), /permission denied/)
     await t.rejects(asApp((trx) => trx.deleteFrom('auditSeal').where('seq', '=', '10').execute()), /permission denied/)
     await t.rejects(asApp((trx) => sql`TRUNCATE audit_seal`.execute(trx)), /permission denied/)
-    await t.rejects(asApp((trx) => sql`INSERT INTO audit_pending (event_id) VALUES (${id})`.execute(trx)), /permission denied/, 'only the trigger queues events')
+    await t.rejects(asApp((trx) => sql`INSERT INTO audit_pending (first_id, event_ids) VALUES (${id}, ARRAY[${id}::bigint])`.execute(trx)), /permission denied/, 'only the trigger queues events')
     const sealed = await asApp(async (trx) => {
       await insertAuditEvents(trx, [event(1000)])
       return sealPendingIn(trx as never, 5000)
