@@ -4,9 +4,12 @@ import { PageQuery } from '../../http/pagination.ts'
 const Id = (description: string) => Type.String({ format: 'uuid', description })
 const Text = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description })
 const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()])
+// Calendars are kept for the years 1900-2999: a time outside them is refused here (400), not
+// expanded into local dates JavaScript cannot represent (year 10000 at a UTC+14 facility).
+const YEARS = '^(19|2[0-9])[0-9]{2}-'
 const Instant = (description: string) =>
-  Type.String({ format: 'date-time', maxLength: 40, description: `${description} ISO 8601 with an offset; responses carry the facility's offset.` })
-const DateOnly = (description: string) => Type.String({ format: 'date', maxLength: 10, description })
+  Type.String({ format: 'date-time', pattern: YEARS, maxLength: 40, description: `${description} ISO 8601 with an offset, years 1900-2999; responses carry the facility's offset.` })
+const DateOnly = (description: string) => Type.String({ format: 'date', pattern: YEARS, maxLength: 10, description: `${description} Years 1900-2999.` })
 const Npi = Type.String({ pattern: '^[0-9]{10}$', description: 'NPI: 10 digits, Luhn check digit over the 80840 prefix.' })
 const Code = Type.String({ pattern: '^[a-z0-9-]{1,64}$', maxLength: 64, description: 'Lower-case code.' })
 const Reason = Text(500, 'Why (free text, kept with the record, not in the audit trail).')

@@ -77,3 +77,27 @@ t.test('slot search: what it names, in which order it fails, and by specialty', 
     t.match(events, [{ action: 'read', resourceType: 'slot', facilityId: c.facility.id, detail: { returned: 20 } }])
   })
 })
+
+t.test('slot search: a window beyond the years calendars are kept for is a 400 that writes nothing', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { app, db } = ctx
+  const c = await clinic(db, 'Pacific/Kiritimati')
+  const scheduler = await ctx.token('scheduler', [c.facility.id])
+  const before = (await db.kysely.selectFrom('auditEvent').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n
+  for (const [from, to] of [['9999-12-30T00:00:00Z', '9999-12-31T23:00:00Z'], ['1899-12-30T00:00:00Z', '1899-12-31T00:00:00Z'], ['2999-12-31T00:00:00Z', '3000-01-01T00:00:00Z']]) {
+    const res = await app.inject({
+      url: `/slots?facilityId=${c.facility.id}&appointmentTypeId=${c.type.id}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
+      headers: bearer(scheduler),
+    })
+    t.equal(res.statusCode, 400, `${from} .. ${to}`)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    t.match(res.json(), { status: 400, errors: [{ detail: /must match pattern/ }] })
+  }
+  const after = (await db.kysely.selectFrom('auditEvent').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n
+  t.equal(after, before, 'no audit event: nothing was read')
+  const last = await app.inject({
+    url: `/slots?facilityId=${c.facility.id}&appointmentTypeId=${c.type.id}&from=${encodeURIComponent('2999-12-30T00:00:00Z')}&to=${encodeURIComponent('2999-12-31T00:00:00Z')}`,
+    headers: bearer(scheduler),
+  })
+  t.equal(last.statusCode, 200, 'the last day of 2999 at a UTC+14 facility is searched')
+})
