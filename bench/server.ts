@@ -18,7 +18,7 @@ if (!config.DATABASE_URL) throw new Error('bench/server.ts needs DATABASE_URL (t
 const log = pino({ level: config.LOG_LEVEL })
 const db = await createDb({ databaseUrl: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, log })
 const app = await buildApp({ config, db })
-if (values.audit === 'off') app.auditWriter.write = async () => {}
+if (values.audit === 'off') app.auditWriter.writeAll = async () => {}
 
 let stopping = false
 async function stop() {

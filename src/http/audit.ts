@@ -43,7 +43,7 @@ export function auditEvent(ctx: RequestContext, f: AuditFields): NewAuditEvent {
  * statement of up to 8,000 parameters for Postgres to parse and plan at every flush.
  */
 export async function insertAuditEvents(db: Kysely<Database>, events: NewAuditEvent[]): Promise<void> {
-  if (events.length > 0) await auditInsert(events).execute(db)
+  if (events.length > 0) await insertAuditRows(events.map(auditRow)).execute(db)
 }
 
 /**
@@ -52,16 +52,22 @@ export async function insertAuditEvents(db: Kysely<Database>, events: NewAuditEv
  * write does. `onlyIf`: a condition on the statement's other parts (the write happened).
  */
 export function auditInsert(events: NewAuditEvent[], onlyIf?: RawBuilder<boolean>): RawBuilder<unknown> {
-  const rows = events.map((e) => {
-    const row = JSON.stringify({
-      occurred_at: e.occurredAt ?? null, request_id: e.requestId ?? null, actor_sub: e.actorSub ?? null, actor_roles: e.actorRoles ?? [],
-      facility_id: e.facilityId ?? null, action: e.action, verb: e.verb, resource_type: e.resourceType, resource_id: e.resourceId ?? null,
-      patient_id: e.patientId ?? null, outcome: e.outcome, purpose_of_use: e.purposeOfUse ?? null, client_ip: e.clientIp ?? null,
-      user_agent: e.userAgent ?? null, break_glass: e.breakGlass ?? false,
-    })
-    // detail is already JSON text (auditEvent): spliced in as the object it encodes.
-    return `${row.slice(0, -1)},"detail":${e.detail ?? 'null'}}`
+  return insertAuditRows(events.map(auditRow), onlyIf)
+}
+
+/** An event as the JSON object the INSERT reads it from (one element of its recordset). */
+function auditRow(e: NewAuditEvent): string {
+  const row = JSON.stringify({
+    occurred_at: e.occurredAt ?? null, request_id: e.requestId ?? null, actor_sub: e.actorSub ?? null, actor_roles: e.actorRoles ?? [],
+    facility_id: e.facilityId ?? null, action: e.action, verb: e.verb, resource_type: e.resourceType, resource_id: e.resourceId ?? null,
+    patient_id: e.patientId ?? null, outcome: e.outcome, purpose_of_use: e.purposeOfUse ?? null, client_ip: e.clientIp ?? null,
+    user_agent: e.userAgent ?? null, break_glass: e.breakGlass ?? false,
   })
+  // detail is already JSON text (auditEvent): spliced in as the object it encodes.
+  return `${row.slice(0, -1)},"detail":${e.detail ?? 'null'}}`
+}
+
+function insertAuditRows(rows: string[], onlyIf?: RawBuilder<boolean>): RawBuilder<unknown> {
   return sql`
     INSERT INTO audit_event (occurred_at, request_id, actor_sub, actor_roles, facility_id, action, verb, resource_type, resource_id,
                              patient_id, outcome, purpose_of_use, client_ip, user_agent, break_glass, detail)
@@ -73,7 +79,8 @@ export function auditInsert(events: NewAuditEvent[], onlyIf?: RawBuilder<boolean
 }
 
 interface Pending {
-  event: NewAuditEvent
+  /** The event as the INSERT reads it (auditRow), encoded when it is handed in. */
+  row: string
   resolve: () => void
   reject: (err: unknown) => void
 }
@@ -97,8 +104,22 @@ export class AuditWriter {
   ) {}
 
   write(event: NewAuditEvent): Promise<void> {
+    return this.writeAll([event])
+  }
+
+  /**
+   * Several events (a search's, one per patient shown) with one promise, which settles once every
+   * one of them has committed. Each is encoded as it is handed in: a queued event is one string,
+   * not an object graph for the garbage collector to copy while the request waits.
+   */
+  writeAll(events: NewAuditEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve()
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, resolve, reject })
+      let left = events.length
+      const done = () => {
+        if (--left === 0) resolve()
+      }
+      for (const event of events) this.queue.push({ row: auditRow(event), resolve: done, reject })
       this.schedule()
     })
   }
@@ -124,10 +145,8 @@ export class AuditWriter {
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
       const batch = this.queue.splice(0, this.maxBatch)
       this.inFlight++
-      insertAuditEvents(
-        this.db,
-        batch.map((p) => p.event),
-      )
+      insertAuditRows(batch.map((p) => p.row))
+        .execute(this.db)
         .then(
           () => batch.forEach((p) => p.resolve()),
           (err) => batch.forEach((p) => p.reject(err)),

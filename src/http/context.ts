@@ -30,6 +30,11 @@ export function auditRead(ctx: RequestContext, fields: Omit<AuditFields, 'action
   return ctx.auditWriter.write(auditEvent(ctx, { action: 'read', ...fields }))
 }
 
+/** Audit the reads of a list, one event per entry (each with its own context: break-the-glass); resolves once all are durable. */
+export function auditReads(ctx: RequestContext, entries: { ctx: RequestContext; fields: Omit<AuditFields, 'action'> }[]): Promise<void> {
+  return ctx.auditWriter.writeAll(entries.map((e) => auditEvent(e.ctx, { action: 'read', ...e.fields })))
+}
+
 /** Audit a change inside the transaction that makes it: both commit, or neither. */
 export function auditChange(trx: Transaction<Database>, ctx: RequestContext, fields: AuditFields): Promise<void> {
   return insertAuditEvents(trx, [auditEvent(ctx, fields)])

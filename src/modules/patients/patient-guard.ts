@@ -1,7 +1,7 @@
 import type { Transaction } from 'kysely'
 import type { Database } from '../../db/database.ts'
 import type { AuditFields } from '../../http/audit.ts'
-import { auditRead, type RequestContext } from '../../http/context.ts'
+import { auditRead, auditReads, type RequestContext } from '../../http/context.ts'
 import { ForbiddenError } from '../../http/errors.ts'
 import { toPage } from '../../http/pagination.ts'
 import * as repo from './patient.repository.ts'
@@ -55,13 +55,13 @@ async function accessOf(ctx: RequestContext, db: Executor, patientIds: string[])
 export async function guardPatientReads(ctx: RequestContext, entries: ReadFields[], db: Executor = ctx.db): Promise<Set<string>> {
   const { access, audit } = await accessOf(ctx, db, entries.map((e) => e.patientId))
   const withheld = new Set<string>()
-  await Promise.all(entries.map((e) => {
+  await auditReads(ctx, entries.map((e) => {
     if (access.get(e.patientId) === 'restricted') {
       withheld.add(e.patientId)
-      return auditRead(ctx, { ...e, outcome: 'denied', detail: { ...e.detail, restricted: true } })
+      return { ctx, fields: { ...e, outcome: 'denied' as const, detail: { ...e.detail, restricted: true } } }
     }
     const a = audit(e.patientId)
-    return auditRead(a.ctx, { ...e, breakGlass: a.breakGlass, detail: e.detail || a.detail ? { ...e.detail, ...a.detail } : undefined })
+    return { ctx: a.ctx, fields: { ...e, breakGlass: a.breakGlass, detail: e.detail || a.detail ? { ...e.detail, ...a.detail } : undefined } }
   }))
   return withheld
 }

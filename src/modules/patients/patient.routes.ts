@@ -46,8 +46,10 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
     config: { permission: 'patient:read' },
     // The items are Patient | RestrictedPatient: fast-json-stringify would pick the branch by
     // validating every item against the union with ajv (a sixth of a search's CPU). The service
-    // builds each item field by field (toPatient, or { id, restricted }), so JSON.stringify writes
-    // exactly the documented fields; test/modules/patients/search-contract.test.ts checks it.
+    // builds each item field by field (toPatient, or { id, restricted }) and writes the page with
+    // JSON.stringify (before it waits for its audit events: see searchPatients), exactly the
+    // documented fields; test/modules/patients/search-contract.test.ts checks it. Problems go
+    // through JSON.stringify too.
     serializerCompiler: () => (data) => JSON.stringify(data),
     schema: {
       operationId: 'searchPatients', tags, summary: 'Search patients',
@@ -58,7 +60,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
       querystring: SearchPatientsQuerySchema,
       response: { 200: Page(Type.Union([Patient, Type.Ref('RestrictedPatient')]), 'PatientPage'), ...problems(400, 401, 403, 404, 503) },
     },
-  }, (req) => service.searchPatients(req.ctx, phi, req.query, decodeCursor(req.query.cursor, 2)))
+  }, async (req, reply) => reply.type('application/json; charset=utf-8').send(await service.searchPatients(req.ctx, phi, req.query, decodeCursor(req.query.cursor, 2))))
 
   app.get<{ Params: Static<typeof PatientParams> }>('/patients/:patientId', {
     config: { permission: 'patient:read' },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { RawBuilder, Transaction } from 'kysely'
 import type { Database, PatientUpdate } from '../../db/database.ts'
 import { canActFor, facilityScope, type Principal } from '../../http/auth.ts'
-import { auditChange, auditChangeIn, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
+import { auditChange, auditChangeIn, auditRead, auditReads, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../http/errors.ts'
 import { ROLES, type Permission } from '../../http/permissions.ts'
 import { encodeCursor } from '../../http/pagination.ts'
@@ -369,8 +369,13 @@ export function parseName(name: string): { family: string; given: string | null;
  * reached through), so "who looked at this patient" is an indexed query on audit_event.patient_id,
  * the same as for single reads; a search that returns nothing records one event without a patient.
  * Criteria names, never values, go in the detail.
+ *
+ * Returns the page (PatientPage) as JSON text, written before the audit events are awaited and
+ * sent once they are durable: while a request waits for its events' group commit, it holds one
+ * string rather than two dozen rows and patients, which the garbage collector would otherwise copy
+ * and promote at every collection (a search's page is ~1,000 objects; 50 searches wait at once).
  */
-export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: SearchPatientsQuery, cursor: (string | number)[] | undefined) {
+export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: SearchPatientsQuery, cursor: (string | number)[] | undefined): Promise<string> {
   const limit = q.limit ?? 25
   const criteria = (['name', 'birthDate', 'mrn', 'phone', 'identifier'] as const).filter((c) => q[c] !== undefined)
   if (criteria.length === 0) {
@@ -402,22 +407,26 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
   const page = more ? rows.slice(0, limit) : rows
   const detail = { criteria, returned: page.length }
   const { access, audit } = await restrictedAccess(ctx, ctx.db, page)
-  if (page.length === 0) await auditRead(ctx, { verb: 'patient.search', resourceType: 'patient', detail })
-  else {
-    // A restricted patient shown only as its id is still audited: the search revealed that it matched.
-    await Promise.all(page.map((r) => {
-      const a = audit(r.id)
-      const restricted = access.get(r.id) === 'restricted'
-      return auditRead(a.ctx, {
-        verb: 'patient.search', resourceType: 'patient', resourceId: r.id, patientId: r.id, facilityId: accessFacility(ctx.principal, r),
-        breakGlass: a.breakGlass, detail: a.detail || restricted ? { ...detail, ...a.detail, ...(restricted ? { restricted: true } : {}) } : detail,
-      })
-    }))
-  }
   const last = page[page.length - 1]
   const toItem = patientMapper(ctx.principal, phi)
   const items = page.map((r): Patient | RestrictedPatient => (access.get(r.id) === 'restricted' ? { id: r.id, restricted: true } : toItem(r)))
-  return { items, next: more ? encodeCursor([last.rank, last.id]) : null }
+  const body = JSON.stringify({ items, next: more ? encodeCursor([last.rank, last.id]) : null })
+  if (page.length === 0) await auditRead(ctx, { verb: 'patient.search', resourceType: 'patient', detail })
+  else {
+    // A restricted patient shown only as its id is still audited: the search revealed that it matched.
+    await auditReads(ctx, page.map((r) => {
+      const a = audit(r.id)
+      const restricted = access.get(r.id) === 'restricted'
+      return {
+        ctx: a.ctx,
+        fields: {
+          verb: 'patient.search', resourceType: 'patient', resourceId: r.id, patientId: r.id, facilityId: accessFacility(ctx.principal, r),
+          breakGlass: a.breakGlass, detail: a.detail || restricted ? { ...detail, ...a.detail, ...(restricted ? { restricted: true } : {}) } : detail,
+        },
+      }
+    }))
+  }
+  return body
 }
 
 /**
