@@ -59,10 +59,11 @@ export interface AuditSealTable {
 
 /**
  * Events committed but not yet sealed, one row per statement that appended them (filled by a
- * trigger on audit_event; emptied by the sealer): their ids in ascending order, the least as the key.
+ * trigger on audit_event; emptied by the sealer): their ids, the least (the key) and the greatest.
  */
 export interface AuditPendingTable {
   firstId: ColumnType<string, never, never>
+  lastId: ColumnType<string, never, never>
   eventIds: ColumnType<string[], never, never>
 }
 

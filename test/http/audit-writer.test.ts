@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Kysely, sql } from 'kysely'
-import { AuditWriter, insertAuditEvents } from '../../src/http/audit.ts'
+import { AuditWriter, auditInsert, insertAuditEvents } from '../../src/http/audit.ts'
 import { sealPending } from '../../src/modules/audit/audit-sealer.ts'
 import { verifyChain } from '../../src/modules/audit/audit-chain.ts'
 import type { Database } from '../../src/db/database.ts'
@@ -102,6 +102,20 @@ t.test('audit group commit and sealing', async (t) => {
     t.ok(BigInt(rows[2].id) < BigInt(rows[0].id), 'though its id came first')
     const result = await verifyChain(db.kysely, { overdueAfterMs: 0 })
     t.match(result, { ok: true, unsealedOverdue: 0, head: { seq: rows[2].seq } })
+  })
+
+  await t.test('a statement that appends events queues one row of their ids for sealing; one that appends none queues nothing', async (t) => {
+    while ((await sealPending(db.kysely)) > 0);
+    await insertAuditEvents(db.kysely, [{ ...event(910), requestId: 'queued-1' }, { ...event(911), requestId: 'queued-2' }, { ...event(912), requestId: 'queued-3' }])
+    await auditInsert([{ ...event(913), requestId: 'queued-never' }], sql<boolean>`false`).execute(db.kysely)
+    const ids = (await db.kysely.selectFrom('auditEvent').select(sql<string>`id::text`.as('id')).where('requestId', 'like', 'queued-%').orderBy('id').execute()).map((r) => r.id)
+    t.equal(ids.length, 3, 'the conditional insert appended nothing')
+    const queued = await db.kysely.selectFrom('auditPending').select([sql<string>`first_id::text`.as('first'), sql<string>`last_id::text`.as('last'), sql<string[]>`event_ids::text[]`.as('ids')]).execute()
+    t.equal(queued.length, 1, 'one row for the statement, none for the one that appended nothing')
+    t.match(queued[0], { first: ids[0], last: ids[2] })
+    t.same([...queued[0].ids].sort((a, b) => Number(BigInt(a) - BigInt(b))), ids)
+    t.equal(await sealPending(db.kysely), 3)
+    t.same(await db.kysely.selectFrom('auditPending').select('firstId').execute(), [], 'sealed and dequeued together')
   })
 
   await t.test('the database refuses to update, delete or truncate audit events, even unsealed ones', async (t) => {

@@ -48,8 +48,8 @@ export async function sealPendingIn(trx: Transaction<Database>, maxRows = 5000):
     queued AS (
       SELECT first_id, event_ids,
              coalesce(sum(cardinality(event_ids)) OVER before, 0) AS events_before,
-             max(event_ids[cardinality(event_ids)]) OVER before AS last_before
-      FROM (SELECT first_id, event_ids FROM audit_pending ORDER BY first_id LIMIT ${maxRows}) q
+             max(last_id) OVER before AS last_before
+      FROM (SELECT first_id, last_id, event_ids FROM audit_pending ORDER BY first_id LIMIT ${maxRows}) q
       WINDOW before AS (ORDER BY first_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
     taken AS MATERIALIZED (
       SELECT first_id, event_ids FROM (

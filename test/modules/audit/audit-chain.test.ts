@@ -129,7 +129,8 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
       const rows = await trx.selectFrom('auditEvent').select(sql<string>`id::text`.as('id')).where('requestId', 'like', 'chain-7__').orderBy('id').execute()
       const [a, b, c, d, e, f, g, h, i, j] = rows.map((r) => r.id)
       for (const statement of [[a, c, e], [b, d, f], [g, h], [i, j]]) {
-        await sql`INSERT INTO audit_pending (first_id, event_ids) VALUES (${statement[0]}, ${statement}::bigint[])`.execute(trx)
+        // The ids in any order: the sealer orders them itself.
+        await sql`INSERT INTO audit_pending (first_id, last_id, event_ids) VALUES (${statement[0]}, ${statement.at(-1)}, ${[...statement].reverse()}::bigint[])`.execute(trx)
       }
       return rows.map((r) => r.id)
     })
@@ -156,7 +157,7 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     t.equal(await sealOf(), undefined, 'the sealer never sees it')
     t.match(await verify(), { ok: false, unsealedOverdue: 1, reason: 'events older than the sealing interval are unsealed' })
     t.match(await verify(longAgo()), { ok: false, unsealedOverdue: 1 }, 'within a range too')
-    await sql`INSERT INTO audit_pending (first_id, event_ids) VALUES (${id}, ARRAY[${id}::bigint])`.execute(k)
+    await sql`INSERT INTO audit_pending (first_id, last_id, event_ids) VALUES (${id}, ${id}, ARRAY[${id}::bigint])`.execute(k)
     await app.auditSealer.sealAll()
     t.ok(await sealOf(), 'queued again by the owner, it is sealed')
     await app.auditSealer.checkpoint()
@@ -219,7 +220,7 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     const reseal = () => k.transaction().execute(async (trx) => { while ((await sealPendingIn(trx, 1000)) > 0); })
     const unseal = (trx: typeof k) => sql`
       WITH unsealed AS (DELETE FROM audit_seal WHERE seq >= 50 RETURNING event_id)
-      INSERT INTO audit_pending (first_id, event_ids) SELECT min(event_id), array_agg(event_id ORDER BY event_id) FROM unsealed`.execute(trx)
+      INSERT INTO audit_pending (first_id, last_id, event_ids) SELECT min(event_id), max(event_id), array_agg(event_id) FROM unsealed`.execute(trx)
     await asOwnerBypassingTriggers(async (trx) => {
       await trx.updateTable('auditEvent').set({ verb: 'patient.search' } as never).where('id', '=', id).execute()
       await unseal(trx)
@@ -291,7 +292,7 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     await t.rejects(asApp((trx) => trx.updateTable('auditSeal').set({ hash: Buffer.alloc(32) }).where('seq', '=', '10').execute()), /permission denied/)
     await t.rejects(asApp((trx) => trx.deleteFrom('auditSeal').where('seq', '=', '10').execute()), /permission denied/)
     await t.rejects(asApp((trx) => sql`TRUNCATE audit_seal`.execute(trx)), /permission denied/)
-    await t.rejects(asApp((trx) => sql`INSERT INTO audit_pending (first_id, event_ids) VALUES (${id}, ARRAY[${id}::bigint])`.execute(trx)), /permission denied/, 'only the trigger queues events')
+    await t.rejects(asApp((trx) => sql`INSERT INTO audit_pending (first_id, last_id, event_ids) VALUES (${id}, ${id}, ARRAY[${id}::bigint])`.execute(trx)), /permission denied/, 'only the trigger queues events')
     const sealed = await asApp(async (trx) => {
       await insertAuditEvents(trx, [event(1000)])
       return sealPendingIn(trx as never, 5000)
