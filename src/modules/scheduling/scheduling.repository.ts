@@ -371,12 +371,12 @@ export interface ClaimOutcome {
 }
 
 /**
- * schedule_claim (see its migrations): time already taken by a committed reservation is refused
- * at once, without the locks (a burst's losers do not queue behind its winner); otherwise the
- * schedules' locks, then whether provider, type and resources are still bookable and (unless
- * overbooking) the time free, expired holds deleted when it proceeds. Its queries see every
- * commit made before the locks were granted, even as part of a statement that started before
- * (insertAppointmentReserving). A refusal takes no row lock and writes nothing.
+ * schedule_claim (see its migrations): the schedules' locks, then whether provider, type and
+ * resources are still bookable and (unless overbooking) the time free, expired holds deleted when
+ * it proceeds. When the locks are held elsewhere, time already taken by a committed reservation
+ * is refused without waiting for them (a burst's losers do not queue behind its winner). Its
+ * queries see every commit made before the locks were granted, even as part of a statement that
+ * started before (insertAppointmentReserving). A refusal takes no row lock and writes nothing.
  */
 const scheduleClaim = (c: Claim) => sql<ClaimOutcome>`schedule_claim(${c.providerId}::uuid, ${c.appointmentTypeId}::uuid, ${c.resourceIds}::uuid[],
   ${c.from}::timestamptz, ${c.to}::timestamptz, ${c.overbook}::boolean, ${c.exceptAppointmentId ?? null}::uuid)`
