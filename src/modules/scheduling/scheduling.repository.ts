@@ -12,8 +12,8 @@ export function findFacility(db: Db, id: string, facilityIds: string[] | undefin
   return q.executeTakeFirst()
 }
 
-/** A patient of the facility's organisation who is linked to that facility (as a query, for findTarget too). */
-const patientAtFacility = (db: Db, patientId: string, facilityId: string) =>
+/** A patient of the facility's organisation who is linked to that facility (findTarget says the same in text). */
+export const findPatientAtFacility = (db: Db, patientId: string, facilityId: string) =>
   db.selectFrom('patient')
     .select(['patient.id', 'patient.familyName', 'patient.givenNames'])
     .where('patient.id', '=', patientId)
@@ -22,8 +22,7 @@ const patientAtFacility = (db: Db, patientId: string, facilityId: string) =>
       eb.exists(eb.selectFrom('patientFacility').select('patientFacility.patientId')
         .whereRef('patientFacility.patientId', '=', 'patient.id').where('patientFacility.facilityId', '=', facilityId)),
     ]))
-
-export const findPatientAtFacility = (db: Db, patientId: string, facilityId: string) => patientAtFacility(db, patientId, facilityId).executeTakeFirst()
+    .executeTakeFirst()
 
 /** Active providers working at the facility. */
 const activeProvidersAt = (db: Db, facilityId: string) =>
@@ -32,11 +31,9 @@ const activeProvidersAt = (db: Db, facilityId: string) =>
     .where('providerFacility.facilityId', '=', facilityId)
     .where('provider.active', '=', true)
 
-/** An active provider working at the facility (as a query, for findTarget too). */
-const providerAtFacility = (db: Db, providerId: string, facilityId: string) =>
-  activeProvidersAt(db, facilityId).selectAll('provider').where('provider.id', '=', providerId)
-
-export const findProviderAtFacility = (db: Db, providerId: string, facilityId: string) => providerAtFacility(db, providerId, facilityId).executeTakeFirst()
+/** An active provider working at the facility (findTarget says the same in text). */
+export const findProviderAtFacility = (db: Db, providerId: string, facilityId: string) =>
+  activeProvidersAt(db, facilityId).selectAll('provider').where('provider.id', '=', providerId).executeTakeFirst()
 
 /**
  * Up to 50 active providers working at the facility, by id, of the specialty unless it is null: a
@@ -50,11 +47,9 @@ export const providersOfSpecialtyAt = (db: Db, facilityId: string, specialtyId: 
     .orderBy('provider.id').limit(50)
 }
 
-/** An active appointment type of the organisation: what can be searched, held and booked (as a query, for findTarget too). */
-const activeAppointmentType = (db: Db, id: string, organizationId: string | RawBuilder<string>) =>
-  db.selectFrom('appointmentType').selectAll().where('id', '=', id).where('organizationId', '=', organizationId).where('active', '=', true)
-
-export const findAppointmentType = (db: Db, id: string, organizationId: string) => activeAppointmentType(db, id, organizationId).executeTakeFirst()
+/** An active appointment type of the organisation: what can be searched, held and booked (facilityAndTypeCtes says the same in text). */
+export const findAppointmentType = (db: Db, id: string, organizationId: string) =>
+  db.selectFrom('appointmentType').selectAll().where('id', '=', id).where('organizationId', '=', organizationId).where('active', '=', true).executeTakeFirst()
 
 /** What findTarget returns: each part null when it does not exist (or is out of scope, or retired). */
 export interface TargetLookup {
@@ -69,12 +64,7 @@ export interface TargetLookup {
   resources: Pick<ResourceRow, 'id' | 'name' | 'kind'>[]
 }
 
-/** The facility in the caller's scope (facility ids; undefined: every facility), as a statement's CTE. */
-const facilityInScope = (facilityId: string, scope: string[] | undefined) =>
-  sql`SELECT id, organization_id, name, time_zone, kind FROM facility WHERE id = ${facilityId}${scope ? sql` AND id = ANY(${scopeIds(scope)}::uuid[])` : sql``}`
-
-// Rows as JSON, with the property names the rest of the code uses (findTarget, findSlotSearch):
-// text, so that findSlotSearch's statement, written as text, says the same.
+// Rows as JSON, with the property names the rest of the code uses (findTarget, findSlotSearch).
 const FACILITY_JSON = `json_build_object('id', id, 'organizationId', organization_id, 'name', name, 'timeZone', time_zone, 'kind', kind)`
 const TYPE_JSON = `json_build_object('id', t.id, 'organizationId', t.organization_id, 'code', t.code, 'name', t.name, 'specialtyId', t.specialty_id,
   'durationMinutes', t.duration_minutes, 'bufferBeforeMinutes', t.buffer_before_minutes, 'bufferAfterMinutes', t.buffer_after_minutes,
@@ -84,10 +74,6 @@ const RULES_JSON = `json_agg(json_build_object('providerId', provider_id, 'resou
   'endTime', end_time, 'effectiveFrom', effective_from, 'effectiveTo', effective_to))`
 const EXCEPTIONS_JSON = `json_agg(json_build_object('providerId', provider_id, 'facilityId', facility_id, 'kind', kind, 'resourceId', resource_id,
   'startAt', start_at, 'endAt', end_at))`
-const facilityJson = sql.raw(FACILITY_JSON)
-const typeJson = sql.raw(TYPE_JSON)
-const rulesJson = sql.raw(RULES_JSON)
-const exceptionsJson = sql.raw(EXCEPTIONS_JSON)
 
 // JSON carries instants as text: turned back into Dates here.
 const toType = (t: Record<string, unknown> | null) => t && ({ ...t, createdAt: new Date(t.createdAt as string) } as AppointmentTypeRow)
@@ -101,25 +87,37 @@ const toExceptions = (list: Record<string, unknown>[] | null) =>
  * before `start` to a day after the longest appointment could end, and the facility's resources
  * of the kinds the type needs. As seven statements these cost a booking more than the lookups
  * themselves: each one is a socket write and a reply on both sides, about 0.3 ms of CPU on our
- * bench machine.
+ * bench machine. Written as text, as the slot search is: built with Kysely's query builders and
+ * mapped through the CamelCasePlugin, this lookup and the booking's insert were a quarter of the
+ * app's CPU per booking.
  */
 export async function findTarget(
   db: Db,
   q: { facilityId: string; scope: string[] | undefined; providerId: string; appointmentTypeId: string; patientId?: string; start: Date },
 ): Promise<TargetLookup> {
-  const { rows } = await sql<{ facility: TargetLookup['facility']; providerName: string | null; type: Record<string, unknown> | null; patientLinked: boolean | null; rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null; resources: TargetLookup['resources'] | null }>`
-    WITH f AS (${facilityInScope(q.facilityId, q.scope)}),
-    t AS (${activeAppointmentType(db, q.appointmentTypeId, sql<string>`(SELECT organization_id FROM f)`)})
+  const { values, $ } = textStatement()
+  const facility = $(q.facilityId, 'uuid')
+  const provider = $(q.providerId, 'uuid')
+  const start = $(q.start, 'timestamptz')
+  // The provider and the patient as findProviderAtFacility and findPatientAtFacility read them.
+  const text = `
+    WITH ${facilityAndTypeCtes($, facility, q.scope, q.appointmentTypeId)}
     SELECT
-      (SELECT ${facilityJson} FROM f) AS facility,
-      (SELECT p.display_name FROM (${providerAtFacility(db, q.providerId, q.facilityId)}) p) AS provider_name,
-      (SELECT ${typeJson} FROM t) AS type,
-      ${q.patientId === undefined ? sql`NULL::boolean` : sql`EXISTS (${patientAtFacility(db, q.patientId, q.facilityId)})`} AS patient_linked,
-      (SELECT ${rulesJson} FROM availability_rule WHERE provider_id = ${q.providerId} AND facility_id = ${q.facilityId}) AS rules,
-      (SELECT ${exceptionsJson} FROM availability_exception WHERE provider_id = ${q.providerId}
-          AND start_at < ${q.start}::timestamptz + interval '1 day 12 hours' AND end_at > ${q.start}::timestamptz - interval '1 day') AS exceptions,
+      (SELECT ${FACILITY_JSON} FROM f) AS facility,
+      (SELECT p.display_name FROM provider p JOIN provider_facility pf ON pf.provider_id = p.id
+        WHERE pf.facility_id = ${facility} AND p.active AND p.id = ${provider}) AS "providerName",
+      (SELECT ${TYPE_JSON} FROM t) AS type,
+      ${q.patientId === undefined ? 'NULL::boolean' : `EXISTS (SELECT FROM patient WHERE id = ${$(q.patientId, 'uuid')} AND (facility_id = ${facility}
+        OR EXISTS (SELECT FROM patient_facility pf WHERE pf.patient_id = patient.id AND pf.facility_id = ${facility})))`} AS "patientLinked",
+      (SELECT ${RULES_JSON} FROM availability_rule WHERE provider_id = ${provider} AND facility_id = ${facility}) AS rules,
+      (SELECT ${EXCEPTIONS_JSON} FROM availability_exception WHERE provider_id = ${provider}
+          AND start_at < ${start} + interval '1 day 12 hours' AND end_at > ${start} - interval '1 day') AS exceptions,
       (SELECT json_agg(json_build_object('id', id, 'name', name, 'kind', kind) ORDER BY name, id) FROM resource
-        WHERE facility_id = ${q.facilityId} AND active AND kind IN (SELECT unnest(resource_kinds) FROM t)) AS resources`.execute(db)
+        WHERE facility_id = ${facility} AND active AND kind IN (SELECT unnest(resource_kinds) FROM t)) AS resources`
+  const { rows } = await plain(db).executeQuery<{
+    facility: TargetLookup['facility']; providerName: string | null; type: Record<string, unknown> | null; patientLinked: boolean | null
+    rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null; resources: TargetLookup['resources'] | null
+  }>(CompiledQuery.raw(text, values))
   const r = rows[0]
   return {
     facility: r.facility,
@@ -157,6 +155,15 @@ function textStatement() {
     return `$${values.length}::${type}`
   }
   return { values, $ }
+}
+
+/**
+ * A text statement's CTEs `f`, the facility in the caller's scope (facility ids; undefined: every
+ * facility), and `t`, the organisation's active appointment type (findTarget, slotSearchStatement).
+ */
+function facilityAndTypeCtes($: ReturnType<typeof textStatement>['$'], facility: string, scope: string[] | undefined, typeId: string) {
+  return `f AS (SELECT id, organization_id, name, time_zone, kind FROM facility WHERE id = ${facility}${scope ? ` AND id = ANY(${$(scopeIds(scope), 'uuid[]')})` : ''}),
+    t AS (SELECT * FROM appointment_type WHERE id = ${$(typeId, 'uuid')} AND organization_id = (SELECT organization_id FROM f) AND active)`
 }
 
 /**
@@ -220,8 +227,7 @@ const busyOf = (json: Record<string, string | null> | null) => new Map(Object.en
 export function slotSearchStatement(q: SlotSearchQuery) {
   const { values, $ } = textStatement()
   const facility = $(q.facilityId, 'uuid')
-  const scope = q.scope ? ` AND id = ANY(${$(scopeIds(q.scope), 'uuid[]')})` : ''
-  const type = $(q.appointmentTypeId, 'uuid')
+  const ctes = facilityAndTypeCtes($, facility, q.scope, q.appointmentTypeId)
   // As activeProvidersAt, and providersOfSpecialtyAt when no provider is named.
   const which = q.providerIds
     ? `AND p.id IN (${q.providerIds.map((id) => $(id, 'uuid')).join(', ')})`
@@ -230,8 +236,7 @@ export function slotSearchStatement(q: SlotSearchQuery) {
            ORDER BY p.id LIMIT 50`
   const busy = liveIn('(SELECT lo FROM w)', '(SELECT hi FROM w)')
   const text = `
-    WITH f AS (SELECT id, organization_id, name, time_zone, kind FROM facility WHERE id = ${facility}${scope}),
-    t AS (SELECT * FROM appointment_type WHERE id = ${type} AND organization_id = (SELECT organization_id FROM f) AND active),
+    WITH ${ctes},
     p AS (SELECT p.id, p.display_name FROM provider p JOIN provider_facility pf ON pf.provider_id = p.id
            WHERE pf.facility_id = ${facility} AND p.active ${which}),
     x AS (SELECT id, kind, name FROM resource WHERE facility_id = ${facility} AND active AND kind IN (SELECT unnest(resource_kinds) FROM t)),
@@ -427,6 +432,15 @@ const BOOKING_COLUMNS = [
 
 export type NewAppointment = Pick<AppointmentRow, (typeof BOOKING_COLUMNS)[number][0]>
 
+/** Every column of an appointment under AppointmentRow's names, for statements written as text. */
+const APPOINTMENT_COLUMNS = (
+  [
+    'id', 'facilityId', 'patientId', 'providerId', 'appointmentTypeId', 'resourceIds', 'startAt', 'endAt', 'status', 'overbooked', 'overbookReason',
+    'referralId', 'referralOverrideReason', 'referralVisitCounted', 'note', 'cancelledAt', 'cancelledBy', 'cancelReason', 'lateCancellation',
+    'createdBy', 'createdAt', 'updatedAt', 'version', 'erroredAt', 'erroredBy', 'errorReason',
+  ] satisfies (keyof AppointmentRow)[]
+).map((c) => `${c.replace(/[A-Z]/g, (l) => `_${l.toLowerCase()}`)} "${c}"`).join(', ')
+
 /**
  * Books in one statement: schedule_claim, then, only when it says `proceed`, the appointment, its
  * reservations (provider and resources, buffers included) and its audit event (written when the
@@ -441,18 +455,18 @@ export async function insertAppointmentReserving(
     providerId: values.providerId, appointmentTypeId: values.appointmentTypeId, resourceIds: values.resourceIds, from: span.start, to: span.end, overbook: values.overbooked,
   })
   const owners = [sql`(${values.providerId}::uuid, NULL::uuid)`, ...values.resourceIds.map((id) => sql`(NULL::uuid, ${id}::uuid)`)]
-  const insert = db.insertInto('appointment')
-    .columns(BOOKING_COLUMNS.map(([k]) => k))
-    .expression(sql`SELECT ${sql.raw(BOOKING_COLUMNS.map(([, c]) => `v.${c}`).join(', '))} FROM c, ${recordset([values], BOOKING_COLUMNS)} WHERE c.proceed`)
-    .returningAll()
+  // Written as text and run without plugins (findTarget says why).
   const { rows } = await sql<ClaimOutcome & AppointmentRow>`
     WITH c AS MATERIALIZED (SELECT * FROM ${claim}),
-    a AS (${insert}),
+    a AS (INSERT INTO appointment (${sql.raw(BOOKING_COLUMNS.map(([, c]) => c).join(', '))})
+          SELECT ${sql.raw(BOOKING_COLUMNS.map(([, c]) => `v.${c}`).join(', '))} FROM c, ${recordset([values], BOOKING_COLUMNS)} WHERE c.proceed
+          RETURNING ${sql.raw(APPOINTMENT_COLUMNS)}),
     r AS (INSERT INTO reservation (provider_id, resource_id, period, appointment_id, overbook)
           SELECT o.provider_id, o.resource_id, tstzrange(${span.start}, ${span.end}, '[)'), a.id, a.overbooked
             FROM a, (VALUES ${sql.join(owners)}) AS o(provider_id, resource_id)),
     audited AS (${audit(sql<boolean>`EXISTS (SELECT FROM a)`)})
-    SELECT c.*, a.* FROM c LEFT JOIN a ON true`.execute(db)
+    SELECT c.provider_active "providerActive", c.type_active "typeActive", c.resources_active "resourcesActive", c.proceed, a.*
+    FROM c LEFT JOIN a ON true`.execute(plain(db))
   const { providerActive, typeActive, resourcesActive, proceed, ...appointment } = rows[0]
   return { providerActive, typeActive, resourcesActive, proceed, appointment: proceed ? appointment : undefined }
 }
