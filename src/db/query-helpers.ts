@@ -7,6 +7,19 @@ const NO_ID = '00000000-0000-0000-0000-000000000000'
 /** Facility ids for an `IN` filter; an empty scope matches no row. */
 export const scopeIds = (ids: string[]) => (ids.length > 0 ? ids : [NO_ID])
 
+const plainDbs = new WeakMap<Kysely<Database>, Kysely<Database>>()
+
+/**
+ * The handle without its plugins, for statements written as text whose columns are already named
+ * as the code reads them. db.withoutPlugins() builds a new Kysely and executor at every call: one
+ * per database handle here.
+ */
+export function plain<D extends Kysely<Database>>(db: D): D {
+  let p = plainDbs.get(db)
+  if (!p) plainDbs.set(db, (p = db.withoutPlugins()))
+  return p as D
+}
+
 /** Keyset condition `(a, b) > (x, y)`: the rows after a cursor, index-friendly. */
 export function after(columns: [string, string], key: (string | number)[]): Expression<SqlBool> {
   return sql<SqlBool>`(${sql.ref(columns[0])}, ${sql.ref(columns[1])}) > (${key[0]}, ${key[1]})`

@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely'
 import type { Database, PatientUpdate } from '../../db/database.ts'
-import { recordset, scopeIds } from '../../db/query-helpers.ts'
+import { plain, recordset, scopeIds } from '../../db/query-helpers.ts'
 
 type Db = Kysely<Database>
 
@@ -143,7 +143,7 @@ export async function insertPatient(
                    SELECT p."organizationId", p."id", v.system, v.value FROM p, ${recordset(identifiers, [['system', 'system', 'text'], ['value', 'value', 'text']])}),
     audited AS (${audit(sql<boolean>`EXISTS (SELECT 1 FROM p)`)})
     SELECT p.*, f.proceed, f.family_key "familyKey", f.family_dm "familyDm", f.family_dm_alt "familyDmAlt", f.given_key "givenKey", f.given_dm "givenDm", f.candidates
-    FROM f LEFT JOIN p ON true`.execute(db.withoutPlugins())
+    FROM f LEFT JOIN p ON true`.execute(plain(db))
   const r = rows[0]
   if (!r) return undefined
   const { proceed, familyKey, familyDm, familyDmAlt, givenKey, givenDm, candidates, ...patient } = r
@@ -230,7 +230,7 @@ function statement() {
     }
     return ref
   }
-  const run = async (db: Db, text: string) => (await db.withoutPlugins().executeQuery<SearchRow>(CompiledQuery.raw(text, values))).rows
+  const run = async (db: Db, text: string) => (await plain(db).executeQuery<SearchRow>(CompiledQuery.raw(text, values))).rows
   return { param, run }
 }
 type Param = ReturnType<typeof statement>['param']

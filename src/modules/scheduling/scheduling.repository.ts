@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Kysely, type RawBuilder, type Transaction } from 'kysely'
 import type { AppointmentRow, AppointmentTypeRow, AvailabilityExceptionRow, AvailabilityRuleRow, Database, ResourceRow } from '../../db/database.ts'
-import { recordset, scopeIds } from '../../db/query-helpers.ts'
+import { plain, recordset, scopeIds } from '../../db/query-helpers.ts'
 import type {} from './scheduling.tables.ts'
 
 type Db = Kysely<Database>
@@ -185,14 +185,6 @@ const liveIn = (lo: string, hi: string) => `lower(r.period) >= ${lo} - interval 
  */
 const spansWhere = (where: string) =>
   `(SELECT encode(string_agg(timestamptz_send(lower(r.period)) || timestamptz_send(upper(r.period)), ''::bytea), 'hex') FROM reservation r WHERE ${where})`
-
-// db.withoutPlugins() builds a new Kysely and executor at every call: one per database handle here.
-const plainDbs = new WeakMap<Db, Db>()
-function plain(db: Db): Db {
-  let p = plainDbs.get(db)
-  if (!p) plainDbs.set(db, (p = db.withoutPlugins()))
-  return p
-}
 
 const EPOCH_2000_MS = 946_684_800_000
 
