@@ -19,6 +19,7 @@ import * as auditSeal from './20261128T130000Z-audit-seal.ts'
 import * as bookingClaimRefusals from './20261128T142000Z-booking-claim-refusals.ts'
 import * as auditQueuePerStatement from './20261128T143000Z-audit-queue-per-statement.ts'
 import * as registrationProbeDistinct from './20261128T143100Z-registration-probe-distinct.ts'
+import * as auditSealingFunction from './20261128T150000Z-audit-sealing-function.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -43,4 +44,5 @@ export const migrations = {
   '20261128T142000Z-booking-claim-refusals': bookingClaimRefusals,
   '20261128T143000Z-audit-queue-per-statement': auditQueuePerStatement,
   '20261128T143100Z-registration-probe-distinct': registrationProbeDistinct,
+  '20261128T150000Z-audit-sealing-function': auditSealingFunction,
 }

@@ -30,8 +30,9 @@ export const GENESIS = Buffer.alloc(32)
  * the event, times in UTC to the microsecond, jsonb as Postgres prints it; the seal's hash is
  * sha256(prev_hash || canonical(seq, event)). The chain is built inside Postgres from
  * `canonicalTail` below, which renders the same bytes (a test holds the two equal on awkward
- * values), by the audit_chain aggregate (migration 20261128T143000Z); a test recomputes sealed
- * chains from these definitions.
+ * values), by the audit_chain aggregate (migration 20261128T143000Z) in the sealing function
+ * audit_seal_pending, whose body carries canonicalTail's text (migration 20261128T150000Z); a
+ * test recomputes sealed chains from these definitions.
  */
 export function canonical(seq: string, r: SealableRow): string {
   return JSON.stringify([

@@ -1,7 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Logger } from 'pino'
 import type { Database } from '../../db/database.ts'
-import { canonicalTail, GENESIS } from './audit-chain.ts'
 import { writeCheckpoint } from './audit-checkpoint.ts'
 import type { AuditSigner } from './audit-signing.ts'
 
@@ -27,46 +26,22 @@ export function sealPending(db: Kysely<Database>, maxRows = 5000): Promise<numbe
 export async function sealPendingIn(trx: Transaction<Database>, maxRows = 5000): Promise<number> {
   const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SEAL_LOCK}) as locked`.execute(trx)
   if (!rows[0]?.locked) return 0
+  // The step is the database's audit_seal_pending (migration 20261128T150000Z), SECURITY DEFINER:
+  // the application role cannot take rows off the queue or write seals otherwise.
+  //
   // Why no event is skipped: its queue row commits with it (the queueing trigger, one row per
   // appending statement), so an event whose transaction was still open when later ones were
   // sealed is found here once it commits; and a queue row leaves the queue only in the statement
   // that seals its events, deleted by key, so a row committed in between stays for the next step.
   //
-  // Which statements (`taken`): the queue's head in first_id order, while fewer than maxRows
-  // events are taken, and then while the next statement's first id is below an id already taken
-  // (concurrent statements draw interleaved ids). So every event sealed has a lower id than every
-  // event left queued, and events are chained in id order exactly as when the queue held single
-  // events; only the step's size differs. The head is read LIMIT maxRows rows (each has an
-  // event), so a step never scans a long queue.
-  //
-  // The events are read by primary key from the ids (as a join, the planner chose a merge join
-  // that read audit_event from its first id at every batch), numbered from the head's seq, and
-  // chained by the audit_chain aggregate in seq order: its running value at each event is that
-  // event's hash, the previous event's its prev_hash. Nothing leaves the database.
-  const { rows: sealed } = await sql<{ n: string }>`
-    WITH head AS MATERIALIZED (SELECT seq, hash FROM audit_seal ORDER BY seq DESC LIMIT 1),
-    queued AS (
-      SELECT first_id, event_ids,
-             coalesce(sum(cardinality(event_ids)) OVER before, 0) AS events_before,
-             max(last_id) OVER before AS last_before
-      FROM (SELECT first_id, last_id, event_ids FROM audit_pending ORDER BY first_id LIMIT ${maxRows}) q
-      WINDOW before AS (ORDER BY first_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
-    taken AS MATERIALIZED (
-      SELECT first_id, event_ids FROM (
-        SELECT first_id, event_ids, bool_and(events_before < ${maxRows} OR first_id < last_before) OVER (ORDER BY first_id) AS take FROM queued) q
-      WHERE take),
-    dequeued AS (DELETE FROM audit_pending WHERE first_id = ANY(ARRAY(SELECT first_id FROM taken))),
-    numbered AS (
-      SELECT audit_event.id, ${canonicalTail} AS tail,
-             coalesce((SELECT seq FROM head), 0) + row_number() OVER (ORDER BY audit_event.id) AS seq
-      FROM audit_event WHERE audit_event.id = ANY(ARRAY(SELECT unnest(event_ids) FROM taken))),
-    chained AS (
-      SELECT id, seq, audit_chain(seq, tail, coalesce((SELECT hash FROM head), ${GENESIS}::bytea)) OVER (ORDER BY seq) AS hash FROM numbered),
-    sealed AS (
-      INSERT INTO audit_seal (seq, event_id, prev_hash, hash)
-      SELECT seq, id, coalesce(lag(hash) OVER (ORDER BY seq), (SELECT hash FROM head), ${GENESIS}::bytea), hash FROM chained
-      RETURNING 1)
-    SELECT count(*)::text AS n FROM sealed`.execute(trx)
+  // Which statements: the queue's head in first_id order, while fewer than maxRows events are
+  // taken, and then while the next statement's first id is below an id already taken (concurrent
+  // statements draw interleaved ids). So every event sealed has a lower id than every event left
+  // queued, and events are chained in id order exactly as when the queue held single events; only
+  // the step's size differs. The head is read LIMIT maxRows rows (each has an event), so a step
+  // never scans a long queue. The events are chained by the audit_chain aggregate over
+  // canonicalTail's rendering, inside the statement: nothing leaves the database.
+  const { rows: sealed } = await sql<{ n: string }>`SELECT audit_seal_pending(${maxRows}::int)::text AS n`.execute(trx)
   return Number(sealed[0].n)
 }
 

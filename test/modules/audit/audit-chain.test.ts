@@ -147,11 +147,9 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
 
   await t.test('an event dropped from the sealing queue is never sealed, and verification reports it', async (t) => {
     const { id } = await k.insertInto('auditEvent').values({ ...event(998), occurredAt: new Date(Date.now() - 3_600_000) }).returning(sql<string>`id::text`.as('id')).executeTakeFirstOrThrow()
-    // The application role may clear the queue (the sealer does): nothing else stops it.
-    await k.transaction().execute(async (trx) => {
-      await sql`SET LOCAL ROLE patient_access_app`.execute(trx)
-      await trx.deleteFrom('auditPending').where('firstId', '=', id).execute()
-    })
+    // Only the owner can take a row off the queue without sealing it (the application role
+    // cannot: the privileges test below).
+    await k.deleteFrom('auditPending').where('firstId', '=', id).execute()
     const sealOf = () => k.selectFrom('auditSeal').select('seq').where('eventId', '=', id).executeTakeFirst()
     await app.auditSealer.sealAll()
     t.equal(await sealOf(), undefined, 'the sealer never sees it')
@@ -277,7 +275,7 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     t.match(ranged, { ok: false, firstBrokenSeq: '77' }, 'a range that covers it finds it too')
   })
 
-  await t.test('the application role cannot update, delete or truncate audit events, yet can append, seal and checkpoint', async (t) => {
+  await t.test('the application role cannot update, delete or truncate audit events, nor dequeue or write seals but by sealing, yet can append, seal and checkpoint', async (t) => {
     const asApp = <T>(fn: (trx: typeof k) => Promise<T>) =>
       k.transaction().execute(async (trx) => {
         await sql`SET LOCAL ROLE patient_access_app`.execute(trx)
@@ -293,6 +291,14 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     await t.rejects(asApp((trx) => trx.deleteFrom('auditSeal').where('seq', '=', '10').execute()), /permission denied/)
     await t.rejects(asApp((trx) => sql`TRUNCATE audit_seal`.execute(trx)), /permission denied/)
     await t.rejects(asApp((trx) => sql`INSERT INTO audit_pending (first_id, last_id, event_ids) VALUES (${id}, ${id}, ARRAY[${id}::bigint])`.execute(trx)), /permission denied/, 'only the trigger queues events')
+    await insertAuditEvents(k, [event(999)])
+    await t.rejects(asApp((trx) => trx.deleteFrom('auditPending').execute()), /permission denied/, 'only sealing takes events off the queue')
+    await t.rejects(
+      asApp((trx) => sql`INSERT INTO audit_seal (seq, event_id, prev_hash, hash) SELECT max(seq) + 1, ${id}, ${Buffer.alloc(32)}, ${Buffer.alloc(32)} FROM audit_seal`.execute(trx)),
+      /permission denied/,
+      'only the sealing function writes seals',
+    )
+    t.ok(Number((await k.selectFrom('auditPending').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n) > 0, 'the queue kept its rows')
     const sealed = await asApp(async (trx) => {
       await insertAuditEvents(trx, [event(1000)])
       return sealPendingIn(trx as never, 5000)
