@@ -208,6 +208,9 @@ const normAddress = (a: unknown) => {
  * Scores candidates: name (up to 0.4: exact family 0.25 / phonetic 0.15, exact first given 0.15
  * / phonetic 0.1), birth date 0.3, phone 0.15, email 0.1, address 0.1, SSN 0.5; capped at 1.
  * A same-name same-birth-date record scores 0.7; a name-alike with the same phone and birth date too.
+ * A name without letters a-z (one in another script, a placeholder such as "-") has no keys and
+ * matches nothing: two such names are not the same name, and the probe, which looks names up by
+ * their keys, would never have found the pair by them.
  */
 export function scoreCandidates(
   candidates: repo.DuplicateProbeRow[],
@@ -218,10 +221,10 @@ export function scoreCandidates(
     .map((c) => {
       let score = 0
       const matched: string[] = []
-      if (c.familyKey === p.keys.familyKey) (score += 0.25), matched.push('familyName')
-      else if (c.familyDm === p.keys.familyDm) (score += 0.15), matched.push('familyName')
-      if (c.givenKey === p.keys.givenKey) (score += 0.15), matched.push('givenNames')
-      else if (c.givenDm === p.keys.givenDm) (score += 0.1), matched.push('givenNames')
+      if (p.keys.familyKey && c.familyKey === p.keys.familyKey) (score += 0.25), matched.push('familyName')
+      else if (p.keys.familyDm && c.familyDm === p.keys.familyDm) (score += 0.15), matched.push('familyName')
+      if (p.keys.givenKey && c.givenKey === p.keys.givenKey) (score += 0.15), matched.push('givenNames')
+      else if (p.keys.givenDm && c.givenDm === p.keys.givenDm) (score += 0.1), matched.push('givenNames')
       if (c.birthDate === p.birthDate) (score += 0.3), matched.push('birthDate')
       if (p.phones.some((n) => c.phoneNumbers.includes(n))) (score += 0.15), matched.push('phone')
       if (p.email && c.email?.toLowerCase() === p.email.toLowerCase()) (score += 0.1), matched.push('email')

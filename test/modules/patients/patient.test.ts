@@ -179,6 +179,19 @@ t.test('patients', async (t) => {
     ])
   })
 
+  await t.test('names without letters a-z never count as the same name: different people sharing a phone and a birth date are not duplicates', async (t) => {
+    const phone = [{ use: 'mobile', number: '+15555550412' }]
+    const first = await create({ familyName: '王', givenNames: '伟', birthDate: '1990-03-03', phones: phone })
+    t.equal(first.statusCode, 201, first.body)
+    const sibling = await create({ familyName: '李', givenNames: '娜', birthDate: '1990-03-03', phones: phone })
+    t.equal(sibling.statusCode, 201, 'birth date and phone alone (0.45) are below the threshold; the names, which have no keys, add nothing')
+    const latin = await create({ familyName: 'Wang', givenNames: 'Wei', birthDate: '1990-03-03', phones: phone })
+    t.equal(latin.statusCode, 201, 'nor does a name with keys match one without')
+    const again = await create({ familyName: 'Wang', givenNames: 'Wei', birthDate: '1990-03-03', phones: phone })
+    t.equal(again.statusCode, 409, 'the same name in letters still does')
+    t.same(again.json().candidates, [{ id: latin.json().id, score: 0.85, matchedFields: ['familyName', 'givenNames', 'birthDate', 'phone'] }])
+  })
+
   await t.test('merge moves identifiers and every reference, including tables the code does not know, in one transaction', async (t) => {
     const admin = await ctx.token(['admin', 'front_desk'], [facility.id])
     const survivor = (await create({ familyName: 'Moreau', givenNames: 'Claire', birthDate: '1979-06-06' })).json()
