@@ -49,10 +49,17 @@ export type PatientRecord = Awaited<ReturnType<ReturnType<typeof patients>['exec
 const inScope = (facilityIds: string[] | undefined) =>
   sql<boolean>`EXISTS(SELECT FROM patient_facility pf WHERE pf.patient_id=patient.id AND pf.facility_id=ANY(${scopeIds(facilityIds ?? [])}::uuid[]) OFFSET 0)`
 
-export function findPatientById(db: Db, id: string, facilityIds: string[] | undefined) {
-  let q = patients(db).where('patient.id', '=', id)
-  if (facilityIds) q = q.where(inScope(facilityIds))
-  return q.executeTakeFirst()
+/**
+ * A patient with its facility links and identifiers. Written as text and run without plugins, as
+ * the registration and the search are: built with the query builder and mapped through the
+ * CamelCasePlugin, this lookup made the app's CPU per GET /patients/{id} 0.87-0.91 ms against
+ * 0.55-0.73 (6,000 reads in-process, three runs each).
+ */
+export async function findPatientById(db: Db, id: string, facilityIds: string[] | undefined): Promise<PatientRecord | undefined> {
+  const { rows } = await sql<PatientRecord>`
+    SELECT ${sql.raw(RECORD_COLUMNS)}, ${sql.raw(FACILITY_IDS)} "facilityIds", ${sql.raw(IDENTIFIERS)} "identifiers"
+    FROM patient WHERE id = ${id}::uuid${facilityIds ? sql` AND ${inScope(facilityIds)}` : sql``}`.execute(plain(db))
+  return rows[0]
 }
 
 /** Row lock for changes; the caller holds the transaction. */
