@@ -34,13 +34,8 @@ export async function sealPendingIn(trx: Transaction<Database>, maxRows = 5000):
   // sealed is found here once it commits; and a queue row leaves the queue only in the statement
   // that seals its events, deleted by key, so a row committed in between stays for the next step.
   //
-  // Which statements: the queue's head in first_id order, while fewer than maxRows events are
-  // taken, and then while the next statement's first id is below an id already taken (concurrent
-  // statements draw interleaved ids). So every event sealed has a lower id than every event left
-  // queued, and events are chained in id order exactly as when the queue held single events; only
-  // the step's size differs. The head is read LIMIT maxRows rows (each has an event), so a step
-  // never scans a long queue. The events are chained by the audit_chain aggregate over
-  // canonicalTail's rendering, inside the statement: nothing leaves the database.
+  // Which statements a step takes, and why events are still chained in id order, is said with
+  // the function (migration 20261128T150000Z).
   const { rows: sealed } = await sql<{ n: string }>`SELECT audit_seal_pending(${maxRows}::int)::text AS n`.execute(trx)
   return Number(sealed[0].n)
 }
