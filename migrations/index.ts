@@ -20,6 +20,7 @@ import * as bookingClaimRefusals from './20261128T142000Z-booking-claim-refusals
 import * as auditQueuePerStatement from './20261128T143000Z-audit-queue-per-statement.ts'
 import * as registrationProbeDistinct from './20261128T143100Z-registration-probe-distinct.ts'
 import * as auditSealingFunction from './20261128T150000Z-audit-sealing-function.ts'
+import * as nameKeyTransliteration from './20261128T160000Z-name-key-transliteration.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -45,4 +46,5 @@ export const migrations = {
   '20261128T143000Z-audit-queue-per-statement': auditQueuePerStatement,
   '20261128T143100Z-registration-probe-distinct': registrationProbeDistinct,
   '20261128T150000Z-audit-sealing-function': auditSealingFunction,
+  '20261128T160000Z-name-key-transliteration': nameKeyTransliteration,
 }

@@ -195,7 +195,7 @@ export type MergePatientBody = Static<typeof MergePatientBodySchema>
 
 export const SearchPatientsQuerySchema = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Name, fuzzy: "Jon Smyth" finds John Smith; "Smith, John" names the family first.' })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Name, fuzzy: "Jon Smyth" finds John Smith; "Smith, John" names the family first. Accented Latin, Cyrillic and Greek names match their romanisation ("Sahin" finds Şahin, "Ivanov" finds Иванов); names in other scripts are not searchable by name.' })),
     birthDate: Type.Optional(BirthDate),
     mrn: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
     phone: Type.Optional(E164),

@@ -62,4 +62,32 @@ t.test('name search', async (t) => {
       SELECT patient_name_key(${"O'Brien-Sánchez"}::text) AS a, patient_name_key('42 !') AS b, patient_name_key(NULL) AS c`.execute(db.kysely)
     t.same(rows[0], { a: 'obriensanchez', b: null, c: null })
   })
+
+  await t.test('names in other Latin alphabets, Cyrillic and Greek are keyed by their romanisation; ASCII names as before', async (t) => {
+    const names: [string, string | null][] = [
+      ['Şahin', 'sahin'], ['Strauß', 'strauss'], ['Nguyễn', 'nguyen'], ['Ødegård', 'odegard'], ['Łukasz', 'lukasz'], ['Đặng', 'dang'],
+      ['Æsa', 'aesa'], ['İlker', 'ilker'], ['ＳＭＩＴＨ', 'smith'], ['Иванов', 'ivanov'], ['ИВАНОВ', 'ivanov'], ['Щукина', 'shchukina'],
+      ['Юлия', 'yuliya'], ['Παπαδόπουλος', 'papadopoulos'], ['Θεόδωρος', 'theodoros'], ['Ευάγγελος', 'evangelos'], ['王', null], ['محمد', null],
+      ["D'Arcy-Smith 3rd", 'darcysmithrd'],
+    ]
+    const { rows } = await sql<{ name: string; key: string | null }>`
+      SELECT n.name, patient_name_key(n.name) AS key FROM jsonb_array_elements_text(${JSON.stringify(names.map(([n]) => n))}::jsonb) AS n(name)`.execute(db.kysely)
+    t.same(rows.map((r) => [r.name, r.key]), names)
+  })
+
+  await t.test('a name in Cyrillic, or with letters the folding once dropped, is found typed in ASCII and as written', async (t) => {
+    const ivanov = await make('Иванов', 'Сергей')
+    const sahin = await make('Şahin', 'Ayşe')
+    const strauss = await make('Strauß', 'Jürgen')
+    const ids = async (name: string) => {
+      const res = await search(name)
+      t.equal(res.statusCode, 200, name)
+      return res.json().items.map((p: { id: string }) => p.id)
+    }
+    for (const name of ['Ivanov', 'Иванов', 'Sergei Ivanov', 'Ivanov, Sergey']) t.same(await ids(name), [ivanov.id], name)
+    for (const name of ['Sahin', 'Ayse Sahin', 'Şahin']) t.same(await ids(name), [sahin.id], name)
+    for (const name of ['Strauss', 'Jurgen Strauss', 'Strauß']) t.same(await ids(name), [strauss.id], name)
+    const res = await search('王')
+    t.equal(res.statusCode, 400, 'a script without a romanisation here still has nothing to search by')
+  })
 })

@@ -179,7 +179,7 @@ t.test('patients', async (t) => {
     ])
   })
 
-  await t.test('names without letters a-z never count as the same name: different people sharing a phone and a birth date are not duplicates', async (t) => {
+  await t.test('names without a key (Han characters) never count as the same name: different people sharing a phone and a birth date are not duplicates', async (t) => {
     const phone = [{ use: 'mobile', number: '+15555550412' }]
     const first = await create({ familyName: '王', givenNames: '伟', birthDate: '1990-03-03', phones: phone })
     t.equal(first.statusCode, 201, first.body)
@@ -190,6 +190,16 @@ t.test('patients', async (t) => {
     const again = await create({ familyName: 'Wang', givenNames: 'Wei', birthDate: '1990-03-03', phones: phone })
     t.equal(again.statusCode, 409, 'the same name in letters still does')
     t.same(again.json().candidates, [{ id: latin.json().id, score: 0.85, matchedFields: ['familyName', 'givenNames', 'birthDate', 'phone'] }])
+  })
+
+  await t.test('a name registered in Cyrillic and the same name registered in Latin letters are possible duplicates', async (t) => {
+    const cyrillic = await create({ familyName: 'Кузнецова', givenNames: 'Анна Сергеевна', birthDate: '1975-05-14' })
+    t.equal(cyrillic.statusCode, 201, cyrillic.body)
+    const latin = await create({ familyName: 'Kuznetsova', givenNames: 'Anna', birthDate: '1975-05-14' })
+    t.equal(latin.statusCode, 409)
+    t.same(latin.json().candidates, [{ id: cyrillic.json().id, score: 0.7, matchedFields: ['familyName', 'givenNames', 'birthDate'] }])
+    const other = await create({ familyName: 'Кузнецова', givenNames: 'Анна', birthDate: '1980-01-30' })
+    t.equal(other.statusCode, 201, 'the same name born another day is not')
   })
 
   await t.test('merge moves identifiers and every reference, including tables the code does not know, in one transaction', async (t) => {
