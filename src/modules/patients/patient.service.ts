@@ -208,10 +208,10 @@ const normAddress = (a: unknown) => {
  * Scores candidates: name (up to 0.4: exact family 0.25 / phonetic 0.15, exact first given 0.15
  * / phonetic 0.1), birth date 0.3, phone 0.15, email 0.1, address 0.1, SSN 0.5; capped at 1.
  * A same-name same-birth-date record scores 0.7; a name-alike with the same phone and birth date too.
- * A name without a key (one in a script the keys do not romanise, such as Han; a placeholder such as
- * "-"; migration 20261128T160000Z says what is romanised) has no keys and
- * matches nothing: two such names are not the same name, and the probe, which looks names up by
- * their keys, would never have found the pair by them.
+ * A name without keys (one in a script the keys do not romanise, such as Han, or a placeholder such
+ * as "-"; migration 20261128T160000Z says what is romanised) matches nothing: two such names are
+ * not the same name, and the probe, which looks names up by their keys, would never have found the
+ * pair by them.
  */
 export function scoreCandidates(
   candidates: repo.DuplicateProbeRow[],
