@@ -21,6 +21,7 @@ import * as auditQueuePerStatement from './20261128T143000Z-audit-queue-per-stat
 import * as registrationProbeDistinct from './20261128T143100Z-registration-probe-distinct.ts'
 import * as auditSealingFunction from './20261128T150000Z-audit-sealing-function.ts'
 import * as nameKeyTransliteration from './20261128T160000Z-name-key-transliteration.ts'
+import * as nameNativeKey from './20261128T170000Z-name-native-key.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -47,4 +48,5 @@ export const migrations = {
   '20261128T143100Z-registration-probe-distinct': registrationProbeDistinct,
   '20261128T150000Z-audit-sealing-function': auditSealingFunction,
   '20261128T160000Z-name-key-transliteration': nameKeyTransliteration,
+  '20261128T170000Z-name-native-key': nameNativeKey,
 }

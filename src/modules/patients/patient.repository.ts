@@ -193,13 +193,19 @@ export interface NameKeys {
   givenDm: string | null
 }
 
+/** A searched name's keys, with the names as written for a family name without a key (patient_native_key, searchPatientsByNativeName). */
+export interface SearchNameKeys extends NameKeys {
+  familyNative: string | null
+  givenNative: string | null
+}
+
 /** Search keys of names ([family, given] pairs), computed in one round trip by the same SQL functions as the stored generated columns. */
-export async function nameKeys(db: Db, names: [string, string | null][]): Promise<NameKeys[]> {
+export async function nameKeys(db: Db, names: [string, string | null][]): Promise<SearchNameKeys[]> {
   const values = names.map(([family, given], i) => sql`(${i}::int, ${family}::text, ${given}::text)`)
-  const { rows } = await sql<NameKeys>`
+  const { rows } = await sql<SearchNameKeys>`
     SELECT k.f AS family_key, dmetaphone(k.f) AS family_dm, dmetaphone_alt(k.f) AS family_dm_alt,
-           k.g AS given_key, dmetaphone(k.g) AS given_dm
-    FROM (SELECT n.ord, patient_name_key(n.family) AS f, patient_name_key(n.given) AS g FROM (VALUES ${sql.join(values)}) AS n(ord, family, given)) k
+           k.g AS given_key, dmetaphone(k.g) AS given_dm, patient_native_key(k.family) AS family_native, patient_native_key(k.given) AS given_native
+    FROM (SELECT n.ord, n.family, n.given, patient_name_key(n.family) AS f, patient_name_key(n.given) AS g FROM (VALUES ${sql.join(values)}) AS n(ord, family, given)) k
     ORDER BY k.ord`.execute(db)
   return rows
 }
@@ -363,6 +369,46 @@ export function searchPatientsByName(db: Db, f: SearchFilter, name: NameWords, c
   }
   const page = `WITH ${ctes.join(',')} SELECT id pid,min(r) r FROM (${read.map((r) => `SELECT * FROM ${r}`).join(' UNION ALL ')}) b GROUP BY id ORDER BY 2,1 LIMIT ${more}`
   return run(db, `SELECT ${SEARCH_COLUMNS},r "rank" FROM patient JOIN (${page}) page ON pid=patient.id ORDER BY r,pid`)
+}
+
+/**
+ * Name search for a family name without a key (a script with no romanisation here: Han, Arabic,
+ * Hebrew ...), by the native keys (patient_native_key) through the partial index of such names.
+ * Ranked: the family name as given, with the given name as a prefix of the given names (0); the
+ * two swapped ("小明 王" as "王 小明", 1); a name written without a space ("王小明"), split after
+ * its first one, two or three characters into family and given name (2). Each rank excludes the
+ * rows of the ranks above it and reads at most a page in id order, as searchPatientsByName does.
+ */
+export function searchPatientsByNativeName(
+  db: Db, f: SearchFilter, name: { family: string; given: string | null; swappable: boolean }, cursor: (string | number)[] | undefined, limit: number,
+) {
+  const { param, run } = statement()
+  const native = 'family_key IS NULL AND patient_native_key(family_name)'
+  const givenStarts = (value: string) => `starts_with(coalesce(patient_native_key(given_names),''),${value})`
+  const branch = (family: string, given: string | null) =>
+    `(${native}=${family}${given === null ? '' : ` AND ${givenStarts(given)}`})`
+  const F = param('family', name.family, 'text')
+  const G = name.given === null ? null : param('given', name.given, 'text')
+  const ranks: string[][] = [[branch(F, G)]]
+  if (G !== null && name.swappable) ranks.push([branch(G, F)])
+  if (G === null) {
+    const chars = Array.from(name.family)
+    const splits = [1, 2, 3].filter((n) => n < chars.length)
+    if (splits.length > 0) ranks.push(splits.map((n) => branch(param(`f${n}`, chars.slice(0, n).join(''), 'text'), param(`g${n}`, chars.slice(n).join(''), 'text'))))
+  }
+  const [fromRank, afterId] = cursor ? [Number(cursor[0]), String(cursor[1])] : [0, undefined]
+  const where = criteria(f, param)
+  const more = param('more', limit + 1, 'int')
+  const selects: string[] = []
+  for (let rank = fromRank; rank < ranks.length; rank++) {
+    const above = ranks.slice(0, rank).flat()
+    const c = [where, `(${ranks[rank].join(' OR ')})`]
+    if (above.length > 0) c.push(`(${above.join(' OR ')}) IS NOT TRUE`)
+    if (rank === fromRank && afterId) c.push(`id>${param('after', afterId, 'uuid')}`)
+    selects.push(`(SELECT id pid,${rank} r FROM patient WHERE ${c.join(' AND ')} ORDER BY id LIMIT ${more})`)
+  }
+  if (selects.length === 0) return Promise.resolve([] as SearchRow[])
+  return run(db, `SELECT ${SEARCH_COLUMNS},r "rank" FROM patient JOIN (${selects.join(' UNION ALL ')}) page ON pid=patient.id ORDER BY r,pid LIMIT ${more}`)
 }
 
 /**

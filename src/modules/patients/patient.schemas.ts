@@ -195,7 +195,7 @@ export type MergePatientBody = Static<typeof MergePatientBodySchema>
 
 export const SearchPatientsQuerySchema = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Name, fuzzy: "Jon Smyth" finds John Smith; "Smith, John" names the family first. Accented Latin, Cyrillic and Greek names match their romanisation ("Sahin" finds Şahin, "Ivanov" finds Иванов); names in other scripts are not searchable by name.' })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Name, fuzzy: "Jon Smyth" finds John Smith; "Smith, John" names the family first. Accented Latin, Cyrillic and Greek names match their romanisation ("Sahin" finds Şahin, "Ivanov" finds Иванов); names in other scripts (Han, Arabic, Hebrew ...) are matched as written, exactly, with the given name as a prefix, either way round or without a space ("王小明" finds 王 小明).' })),
     birthDate: Type.Optional(BirthDate),
     mrn: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
     phone: Type.Optional(E164),

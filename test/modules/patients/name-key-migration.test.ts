@@ -1,8 +1,9 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import { buildTestApp } from '../../helpers/app.ts'
+import { bearer, buildTestApp } from '../../helpers/app.ts'
 import { createPatient, orgWithFacility } from '../../helpers/factories.ts'
 import * as transliteration from '../../../migrations/20261128T160000Z-name-key-transliteration.ts'
+import * as nativeKey from '../../../migrations/20261128T170000Z-name-native-key.ts'
 
 // The keys are stored columns: changing the function that computes them must recompute the rows
 // it keys differently, or searches (which key the words typed with the new function) miss them.
@@ -30,4 +31,23 @@ t.test('the transliterating name key recomputes the stored keys of names it keys
   t.same(await keys(sahin.id), { familyKey: 'ahin', givenKey: 'aye', familyDm: 'AHN' })
   t.same(await keys(ivanov.id), { familyKey: null, givenKey: null, familyDm: null })
   await transliteration.up(db.kysely)
+})
+
+t.test('the native name key indexes the patients registered before it, and down() removes the function and its index', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { app, db } = ctx
+  const { facility } = await orgWithFacility(db)
+  const desk = await ctx.token('front_desk', [facility.id])
+  const exists = async () =>
+    (await sql<{ fn: string | null; ix: string | null }>`SELECT to_regprocedure('patient_native_key(text)')::text AS fn, to_regclass('patient_name_native')::text AS ix`.execute(db.kysely)).rows[0]
+
+  await nativeKey.down(db.kysely)
+  t.same(await exists(), { fn: null, ix: null })
+  const wang = await createPatient(db, facility.id, { familyName: '王', givenNames: '小明' })
+
+  await nativeKey.up(db.kysely)
+  t.same(await exists(), { fn: 'patient_native_key(text)', ix: 'patient_name_native' })
+  const res = await app.inject({ url: `/patients?name=${encodeURIComponent('王 小明')}`, headers: bearer(desk) })
+  t.equal(res.statusCode, 200)
+  t.same(res.json().items.map((p: { id: string }) => p.id), [wang.id], 'a patient registered before the migration is found')
 })

@@ -87,7 +87,45 @@ t.test('name search', async (t) => {
     for (const name of ['Ivanov', 'Иванов', 'Sergei Ivanov', 'Ivanov, Sergey']) t.same(await ids(name), [ivanov.id], name)
     for (const name of ['Sahin', 'Ayse Sahin', 'Şahin']) t.same(await ids(name), [sahin.id], name)
     for (const name of ['Strauss', 'Jurgen Strauss', 'Strauß']) t.same(await ids(name), [strauss.id], name)
-    const res = await search('王')
-    t.equal(res.statusCode, 400, 'a script without a romanisation here still has nothing to search by')
+  })
+
+  await t.test('a name in a script without a romanisation is found as written: the family name, with the given name either way round, or written without a space', async (t) => {
+    const wangXiaoming = await make('王', '小明')
+    const wangFang = await make('王', '芳')
+    const li = await make('李', '小明')
+    const ouyang = await make('欧阳', '修')
+    const mohammed = await make('محمد', 'علي')
+    const cohen = await make('כהן', 'דוד')
+    const ids = async (name: string, requestId?: string) => {
+      const res = await app.inject({ url: `/patients?name=${encodeURIComponent(name)}`, headers: { ...bearer(desk), ...(requestId ? { 'x-request-id': requestId } : {}) } })
+      t.equal(res.statusCode, 200, name)
+      return res.json().items.map((p: { id: string }) => p.id)
+    }
+    t.same(await ids('王', 'native-wang'), byId([wangXiaoming, wangFang]))
+    for (const name of ['王 小明', '小明 王', '王, 小', '王小明', ' 王　小明 ']) t.same(await ids(name), [wangXiaoming.id], name)
+    t.same(await ids('王芳'), [wangFang.id])
+    t.same(await ids('李'), [li.id])
+    t.same(await ids('欧阳修'), [ouyang.id], 'a two-character family name written together with the given name')
+    t.same(await ids('محمد'), [mohammed.id])
+    t.same(await ids('علي محمد'), [mohammed.id])
+    t.same(await ids('כהן'), [cohen.id])
+    t.same(await ids('金'), [], 'nobody of that name: an empty page, not a 400')
+    t.same(await allPages('王', 1), byId([wangXiaoming, wangFang]), 'pages of one give the same sequence')
+
+    const events = await auditEventsFor(db, { requestId: 'native-wang' })
+    t.same(events.map((e) => [e.verb, e.patientId]).sort(), byId([wangXiaoming, wangFang]).map((id) => ['patient.search', id]).sort(), 'one search event per patient shown')
+
+    const { facility: elsewhere } = await orgWithFacility(db)
+    const other = await ctx.token('front_desk', [elsewhere.id])
+    const res = await app.inject({ url: `/patients?name=${encodeURIComponent('王')}`, headers: bearer(other) })
+    t.equal(res.statusCode, 200)
+    t.same(res.json().items, [], "another facility's desk finds none of them")
+  })
+
+  await t.test('the native key is the name as written, NFKC-normalised, without spaces, ASCII punctuation, digits or middle dots', async (t) => {
+    const names: [string, string | null][] = [['王', '王'], [' 王 小明 ', '王小明'], ['ジョン・スミス', 'ジョンスミス'], ['ｶﾀｶﾅ', 'カタカナ'], ['محمد', 'محمد'], ['?! 12', null]]
+    const { rows } = await sql<{ name: string; key: string | null }>`
+      SELECT n.name, patient_native_key(n.name) AS key FROM jsonb_array_elements_text(${JSON.stringify(names.map(([n]) => n))}::jsonb) AS n(name)`.execute(db.kysely)
+    t.same(rows.map((r) => [r.name, r.key]), names)
   })
 })
