@@ -29,8 +29,11 @@ export function decodeCursor(cursor: string | undefined, arity: number): (string
   } catch {
     /* fall through */
   }
-  throw new BadRequestError('The cursor is not valid', [{ pointer: 'cursor', detail: 'not a cursor this API issued' }])
+  throw invalidCursor()
 }
+
+/** The 400 for a cursor this API did not issue (also for one whose key decodes but cannot be one of ours). */
+export const invalidCursor = () => new BadRequestError('The cursor is not valid', [{ pointer: 'cursor', detail: 'not a cursor this API issued' }])
 
 /** Fetch limit + 1 rows; this turns them into a page with its next cursor. */
 export function toPage<R, T>(rows: R[], limit: number, keyOf: (row: R) => (string | number)[], map: (row: R) => T) {

@@ -335,6 +335,7 @@ export function searchPatientsByName(db: Db, f: SearchFilter, name: NameWords, c
     ranks.push({ branches: [...p.branches, prefix(given, family)], either: `(${p.either} OR ${prefix(given, family)})` })
   }
   const [fromRank, afterId] = cursor ? [Number(cursor[0]), String(cursor[1])] : [0, undefined]
+  if (fromRank >= ranks.length) return Promise.resolve([] as SearchRow[])
 
   // One statement: every branch's first page of ids (index order), then the page by rank and id;
   // the full rows are read for that page alone (the page's ids already passed the filters). A

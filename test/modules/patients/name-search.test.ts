@@ -122,6 +122,20 @@ t.test('name search', async (t) => {
     t.same(res.json().items, [], "another facility's desk finds none of them")
   })
 
+  await t.test('a name search cursor this API did not issue answers 400 or an empty page, never a 500', async (t) => {
+    const id = '00000000-0000-0000-0000-000000000000'
+    for (const name of ['Wrenfield', 'Ada Wrenfield', '王', '王小明']) {
+      for (const key of [[-1, id], [0.5, id], ['x', id], [0, 'not-a-uuid']]) {
+        const res = await search(name, `&cursor=${Buffer.from(JSON.stringify(key)).toString('base64url')}`)
+        t.equal(res.statusCode, 400, `${name} ${JSON.stringify(key)}`)
+        t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+      }
+      const beyond = await search(name, `&cursor=${Buffer.from(JSON.stringify([9, id])).toString('base64url')}`)
+      t.equal(beyond.statusCode, 200, `${name}: a rank beyond the last`)
+      t.same(beyond.json(), { items: [], next: null })
+    }
+  })
+
   await t.test('the native key is the name as written, NFKC-normalised, without spaces, ASCII punctuation, digits or middle dots', async (t) => {
     const names: [string, string | null][] = [['王', '王'], [' 王 小明 ', '王小明'], ['ジョン・スミス', 'ジョンスミス'], ['ｶﾀｶﾅ', 'カタカナ'], ['محمد', 'محمد'], ['?! 12', null]]
     const { rows } = await sql<{ name: string; key: string | null }>`
