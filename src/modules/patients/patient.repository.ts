@@ -381,21 +381,24 @@ export function searchPatientsByName(db: Db, f: SearchFilter, name: NameWords, c
  * rows of the ranks above it and reads at most a page in id order, as searchPatientsByName does.
  */
 export function searchPatientsByNativeName(
-  db: Db, f: SearchFilter, name: { family: string; given: string | null; swappable: boolean }, cursor: (string | number)[] | undefined, limit: number,
+  db: Db, f: SearchFilter, name: { family: string; given: string | null; givenKey: string | null; swappable: boolean }, cursor: (string | number)[] | undefined, limit: number,
 ) {
   const { param, run } = statement()
   const native = 'family_key IS NULL AND patient_native_key(family_name)'
   const givenStarts = (value: string) => `starts_with(coalesce(patient_native_key(given_names),''),${value})`
   const branch = (family: string, given: string | null) =>
-    `(${native}=${family}${given === null ? '' : ` AND ${givenStarts(given)}`})`
+    `(${native}=${family}${given === null ? '' : ` AND ${given}`})`
   const F = param('family', name.family, 'text')
-  const G = name.given === null ? null : param('given', name.given, 'text')
-  const ranks: string[][] = [[branch(F, G)]]
-  if (G !== null && name.swappable) ranks.push([branch(G, F)])
-  if (G === null) {
+  const G = () => param('given', name.given, 'text')
+  // A given name in letters with a key ("Wei" beside 王) compares by the key, case and accents
+  // folded as a Latin name's are; one without ("小明") as written.
+  const givenMatch = name.given === null ? null : name.givenKey === null ? givenStarts(G()) : `starts_with(coalesce(given_key,''),${param('givenKey', name.givenKey, 'text')})`
+  const ranks: string[][] = [[branch(F, givenMatch)]]
+  if (name.given !== null && name.swappable) ranks.push([branch(G(), givenStarts(F))])
+  if (name.given === null) {
     const chars = Array.from(name.family)
     const splits = [1, 2, 3].filter((n) => n < chars.length)
-    if (splits.length > 0) ranks.push(splits.map((n) => branch(param(`f${n}`, chars.slice(0, n).join(''), 'text'), param(`g${n}`, chars.slice(n).join(''), 'text'))))
+    if (splits.length > 0) ranks.push(splits.map((n) => branch(param(`f${n}`, chars.slice(0, n).join(''), 'text'), givenStarts(param(`g${n}`, chars.slice(n).join(''), 'text')))))
   }
   const [fromRank, afterId] = cursor ? [Number(cursor[0]), String(cursor[1])] : [0, undefined]
   const where = criteria(f, param)

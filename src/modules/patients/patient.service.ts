@@ -406,7 +406,7 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
       const [keys] = await repo.nameKeys(ctx.db, [[name.family, name.given]])
       if (!keys.familyKey) {
         if (!keys.familyNative) throw new BadRequestError('The name has no letters to search by', [{ pointer: 'name', detail: 'no letters' }])
-        rows = await repo.searchPatientsByNativeName(ctx.db, filter, { family: keys.familyNative, given: keys.givenNative, swappable: name.swappable }, cursor, limit)
+        rows = await repo.searchPatientsByNativeName(ctx.db, filter, { family: keys.familyNative, given: keys.givenNative, givenKey: keys.givenKey, swappable: name.swappable }, cursor, limit)
       } else {
         if (name.given !== null && keys.givenKey === null) rows = await repo.searchPatientsByName(ctx.db, filter, { family: name.family, given: null, swappable: false }, cursor, limit)
         if (rows.length === 0 && !cursor) rows = await repo.searchPatientsByTrigram(ctx.db, filter, keys, limit)

@@ -115,6 +115,9 @@ t.test('name search', async (t) => {
     const events = await auditEventsFor(db, { requestId: 'native-wang' })
     t.same(events.map((e) => [e.verb, e.patientId]).sort(), byId([wangXiaoming, wangFang]).map((id) => ['patient.search', id]).sort(), 'one search event per patient shown')
 
+    const wangWei = await make('王', 'Wéi')
+    for (const name of ['Wéi 王', 'wei 王', 'WEI 王', 'We 王', '王, wei']) t.same(await ids(name), [wangWei.id], `${name}: a given name in letters compares by its key, as a Latin one does`)
+
     const { facility: elsewhere } = await orgWithFacility(db)
     const other = await ctx.token('front_desk', [elsewhere.id])
     const res = await app.inject({ url: `/patients?name=${encodeURIComponent('王')}`, headers: bearer(other) })
