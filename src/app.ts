@@ -6,7 +6,7 @@ import type { Db } from './db/create-db.ts'
 import { AuditWriter } from './http/audit.ts'
 import { createAuthenticator } from './http/auth.ts'
 import { errorHandler, sendProblem } from './http/error-handler.ts'
-import { NotFoundError, ProblemSchema } from './http/errors.ts'
+import { BadRequestError, NotFoundError, ProblemSchema } from './http/errors.ts'
 import { loggerOptions } from './http/logging.ts'
 import { registerOpenApi } from './http/openapi.ts'
 import { securityHooks } from './http/security.ts'
@@ -48,6 +48,11 @@ export async function buildApp({ config, db, logStream, sealer = true }: BuildAp
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     schemaController: { compilersFactory: { buildValidator, buildSerializer } },
+    // The router's own refusals (a path segment that is not valid percent-encoding, or longer than
+    // its 100-character limit) answered plain JSON echoing the path; they are problems like any other.
+    frameworkErrors: (err, req, reply) => sendProblem(req, reply, new BadRequestError(
+      err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is longer than 100 characters' : 'The URL is not valid: a malformed percent-encoding',
+    )),
   })
 
   const auditWriter = new AuditWriter(db.kysely, config.AUDIT_FLUSH_MAX_BATCH)

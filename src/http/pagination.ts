@@ -21,11 +21,26 @@ export function encodeCursor(key: (string | number)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url')
 }
 
-export function decodeCursor(cursor: string | undefined, arity: number): (string | number)[] | undefined {
+/** What one part of a cursor's key is: text (a name, a timestamp), an id, or a non-negative integer (a rank, a weekday, an instant in ms). */
+export type CursorPart = 'text' | 'uuid' | 'int'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const fits: Record<CursorPart, (v: unknown) => boolean> = {
+  text: (v) => typeof v === 'string',
+  uuid: (v) => typeof v === 'string' && UUID.test(v),
+  int: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+}
+
+/**
+ * The key of a cursor, each part of the kind the list's order has (`shape`); anything else is a
+ * cursor this API did not issue (400). A number where the statement casts text to a timestamp
+ * failed in Postgres with an error of no client class (500 on the embedded engine).
+ */
+export function decodeCursor(cursor: string | undefined, shape: readonly CursorPart[]): (string | number)[] | undefined {
   if (cursor === undefined) return undefined
   try {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown
-    if (Array.isArray(key) && key.length === arity && key.every((k) => typeof k === 'string' || typeof k === 'number')) return key
+    if (Array.isArray(key) && key.length === shape.length && key.every((k, i) => fits[shape[i]](k))) return key
   } catch {
     /* fall through */
   }

@@ -38,6 +38,28 @@ t.test('HTTP conventions for every route', async (t) => {
     isProblem(t, await app.inject({ method: 'DELETE', url: '/organizations', headers: bearer(admin) }), 404, 'not-found')
   })
 
+  await t.test("the router's own refusals are problems too: a path segment over 100 characters, a malformed percent-encoding", async (t) => {
+    for (const url of [`/facilities/${'x'.repeat(101)}`, '/facilities/%ED%A0%80', '/facilities/%E0%A4%A']) {
+      const res = await app.inject({ url, headers: bearer(admin) })
+      isProblem(t, res, 400, 'bad-request')
+      t.notMatch(res.json().detail, /x{100}|%ED/, 'the detail does not echo the path')
+    }
+  })
+
+  await t.test('a cursor whose parts are not of the kinds its list orders by answers 400 on every list, on both engines', async (t) => {
+    const everyone = await ctx.token(['admin', 'auditor', 'roi_specialist', 'scheduler'], ['*'])
+    const id = '00000000-0000-0000-0000-000000000000'
+    // A number where a timestamp or a date is cast was a Postgres error of no client class (500).
+    const forged = [[1e308, 'x'], [Number.MAX_SAFE_INTEGER, id], ['2026-01-01T00:00:00Z', 'not-an-id'], [-1, id], [0.5, id], ['x', 'y', 'z']]
+    for (const list of ['/audit-events', `/roi-requests?facilityId=${facility.id}`, '/facilities', '/organizations', '/providers']) {
+      for (const key of forged) {
+        const res = await app.inject({ url: `${list}${list.includes('?') ? '&' : '?'}cursor=${encodeCursor(key)}`, headers: bearer(everyone) })
+        t.equal(res.statusCode, 400, `${list} ${JSON.stringify(key)}`)
+        t.equal(res.headers['content-type'], PROBLEM)
+      }
+    }
+  })
+
   await t.test('malformed JSON answers 400 and creates nothing', async (t) => {
     const before = await state()
     const res = await app.inject({ method: 'POST', url: '/organizations', headers: auth, payload: '{"name": "Broken",' })

@@ -46,7 +46,7 @@ export const auditRoutes: FastifyPluginAsync = async (app) => {
     },
   }, (req) => {
     const { limit, cursor, ...filter } = req.query
-    return service.searchAuditEvents(req.ctx, filter, decodeCursor(cursor, 2), limit ?? 25)
+    return service.searchAuditEvents(req.ctx, filter, decodeCursor(cursor, ['text', 'text']), limit ?? 25)
   })
 
   app.get<{ Querystring: Static<typeof ExportQuery> }>('/audit-events/export', {
@@ -100,7 +100,7 @@ export const auditRoutes: FastifyPluginAsync = async (app) => {
       querystring: Type.Object(PageQuery, { additionalProperties: false }),
       response: { 200: CheckpointPageSchema, ...problems(400, 401, 403, 503) },
     },
-  }, (req) => service.listCheckpoints(req.ctx, signer, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => service.listCheckpoints(req.ctx, signer, decodeCursor(req.query.cursor, ['text', 'text']), req.query.limit ?? 25))
 
   app.get<{ Params: Static<typeof PatientParams>; Querystring: Static<typeof AccessReportQuery> }>('/patients/:patientId/access-report', {
     config: { permission: 'audit:read' },
@@ -118,6 +118,6 @@ export const auditRoutes: FastifyPluginAsync = async (app) => {
     },
   }, (req) => {
     const { limit, cursor, from, to } = req.query
-    return service.patientAccessReport(req.ctx, req.params.patientId, { from, to }, decodeCursor(cursor, 2), limit ?? 25)
+    return service.patientAccessReport(req.ctx, req.params.patientId, { from, to }, decodeCursor(cursor, ['text', 'text']), limit ?? 25)
   })
 }

@@ -79,7 +79,7 @@ export const eligibilityRoutes: FastifyPluginAsync = async (app) => {
       querystring: Type.Object(PageQuery, { additionalProperties: false }),
       response: { 200: Page(ref('Payer'), 'PayerPage'), ...problems(400, 401, 403, 503) },
     },
-  }, (req) => coverages.listPayers(req.ctx, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => coverages.listPayers(req.ctx, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   app.get<{ Params: Static<typeof PayerParams> }>('/payers/:payerId', {
     config: { permission: 'eligibility:read' },
@@ -148,7 +148,7 @@ export const eligibilityRoutes: FastifyPluginAsync = async (app) => {
       querystring: Type.Object({ ...PageQuery, payerId: Type.Optional(Type.String({ format: 'uuid' })) }, { additionalProperties: false }),
       response: { 200: Page(ref('Plan'), 'PlanPage'), ...problems(400, 401, 403, 503) },
     },
-  }, (req) => coverages.listPlans(req.ctx, req.query.payerId, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => coverages.listPlans(req.ctx, req.query.payerId, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   app.get<{ Params: Static<typeof PlanParams> }>('/plans/:planId', {
     config: { permission: 'eligibility:read' },
@@ -172,7 +172,7 @@ export const eligibilityRoutes: FastifyPluginAsync = async (app) => {
       querystring: Type.Object({ ...PageQuery, date: Type.Optional(DateQuery) }, { additionalProperties: false }),
       response: { 200: Page(ref('NetworkProvider'), 'NetworkProviderPage'), ...problems(400, 401, 403, 404, 503) },
     },
-  }, (req) => coverages.listPlanNetworkProviders(req.ctx, req.params.planId, req.query.date, decodeCursor(req.query.cursor, 1), req.query.limit ?? 25))
+  }, (req) => coverages.listPlanNetworkProviders(req.ctx, req.params.planId, req.query.date, decodeCursor(req.query.cursor, ['text']), req.query.limit ?? 25))
 
   // ---- coverages ----
 
@@ -228,7 +228,7 @@ export const eligibilityRoutes: FastifyPluginAsync = async (app) => {
       querystring: Type.Object(PageQuery, { additionalProperties: false }),
       response: { 200: Page(ref('EligibilityCheck'), 'EligibilityCheckPage'), ...problems(400, 401, 403, 404, 503) },
     },
-  }, (req) => checks.listChecksOfCoverage(req.ctx, req.params.coverageId, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => checks.listChecksOfCoverage(req.ctx, req.params.coverageId, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   // ---- eligibility checks ----
 
@@ -320,7 +320,7 @@ export const eligibilityRoutes: FastifyPluginAsync = async (app) => {
       querystring: Type.Object({ ...PageQuery, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }, { additionalProperties: false }),
       response: { 200: Page(ref('FeeScheduleItem'), 'FeeSchedulePage'), ...problems(400, 401, 403, 404, 503) },
     },
-  }, (req) => estimates.listFeeSchedule(req.ctx, req.params.facilityId, decodeCursor(req.query.cursor, 1), req.query.limit ?? 100))
+  }, (req) => estimates.listFeeSchedule(req.ctx, req.params.facilityId, decodeCursor(req.query.cursor, ['text']), req.query.limit ?? 100))
 
   app.post<{ Body: Static<typeof CreateEstimateBodySchema> }>('/estimates', {
     config: { permission: 'eligibility:write' },

@@ -43,7 +43,7 @@ export const organizationRoutes: FastifyPluginAsync = async (app) => {
       querystring: Type.Object(PageQuery, { additionalProperties: false }),
       response: { 200: Page(Organization, 'OrganizationPage'), ...problems(400, 401, 403, 503) },
     },
-  }, (req) => service.listOrganizations(req.ctx, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => service.listOrganizations(req.ctx, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   app.get<{ Params: Static<typeof OrganizationParams> }>('/organizations/:organizationId', {
     config: { permission: 'organization:read' },
@@ -83,7 +83,7 @@ export const organizationRoutes: FastifyPluginAsync = async (app) => {
       querystring: Type.Object({ ...PageQuery, organizationId: Type.Optional(Type.String({ format: 'uuid' })) }, { additionalProperties: false }),
       response: { 200: Page(Facility, 'FacilityPage'), ...problems(400, 401, 403, 503) },
     },
-  }, (req) => service.listFacilities(req.ctx, req.query.organizationId, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => service.listFacilities(req.ctx, req.query.organizationId, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   app.get<{ Params: Static<typeof FacilityParams> }>('/facilities/:facilityId', {
     config: { permission: 'facility:read' },

@@ -60,7 +60,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
       querystring: SearchPatientsQuerySchema,
       response: { 200: Page(Type.Union([Patient, Type.Ref('RestrictedPatient')]), 'PatientPage'), ...problems(400, 401, 403, 404, 503) },
     },
-  }, async (req, reply) => reply.type('application/json; charset=utf-8').send(await service.searchPatients(req.ctx, phi, req.query, decodeCursor(req.query.cursor, 2))))
+  }, async (req, reply) => reply.type('application/json; charset=utf-8').send(await service.searchPatients(req.ctx, phi, req.query, decodeCursor(req.query.cursor, ['int', 'uuid']))))
 
   app.get<{ Params: Static<typeof PatientParams> }>('/patients/:patientId', {
     config: { permission: 'patient:read' },

@@ -59,7 +59,7 @@ export const registrationRoutes: FastifyPluginAsync = async (app) => {
       querystring: ListRegistrationsQuerySchema,
       response: { 200: Page(Registration, 'RegistrationPage'), ...problems(400, 401, 403, 404, 503) },
     },
-  }, (req) => service.listRegistrations(req.ctx, req.query, decodeCursor(req.query.cursor, 2)))
+  }, (req) => service.listRegistrations(req.ctx, req.query, decodeCursor(req.query.cursor, ['text', 'uuid'])))
 
   app.get<ById>('/registrations/:registrationId', {
     config: { permission: 'registration:read' },

@@ -41,7 +41,7 @@ export const roiDisclosureRoutes: FastifyPluginAsync = async (app) => {
       params: PatientParams, querystring: AccountingQuery,
       response: { 200: Page(Disclosure, 'DisclosurePage'), ...problems(400, 401, 403, 404, 503) },
     },
-  }, (req) => service.accounting(req.ctx, req.params.patientId, req.query, decodeCursor(req.query.cursor, 2)))
+  }, (req) => service.accounting(req.ctx, req.params.patientId, req.query, decodeCursor(req.query.cursor, ['text', 'uuid'])))
 
   app.post<{ Params: Static<typeof PatientParams>; Body: Static<typeof RecordDisclosureBodySchema> }>('/patients/:patientId/disclosures', {
     config: { permission: 'roi:write' },

@@ -44,7 +44,7 @@ export const roiRequestRoutes: FastifyPluginAsync = async (app) => {
       querystring: RoiRequestListQuery,
       response: { 200: Page(RoiRequest, 'RoiRequestPage'), ...problems(400, 401, 403, 503) },
     },
-  }, (req) => service.listRequests(req.ctx, req.query, decodeCursor(req.query.cursor, 2)))
+  }, (req) => service.listRequests(req.ctx, req.query, decodeCursor(req.query.cursor, ['text', 'uuid'])))
 
   app.get<{ Params: ReqParams }>('/roi-requests/:requestId', {
     config: { permission: 'roi:read' },

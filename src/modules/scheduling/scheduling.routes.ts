@@ -54,7 +54,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     config: read,
     schema: { operationId: 'listSpecialties', tags, summary: 'List specialties', querystring: Type.Object({ ...PageQuery, ...ActiveFilter }, { additionalProperties: false }),
       response: { 200: Page(ref('Specialty'), 'SpecialtyPage'), ...problems(400, 401, 403, 503) } },
-  }, (req) => reference.listSpecialties(req.ctx, req.query, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => reference.listSpecialties(req.ctx, req.query, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   app.get<{ Params: { specialtyId: string } }>('/specialties/:specialtyId', {
     config: read,
@@ -85,7 +85,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       description: 'With planId, a provider is in network when its NPI participates, today, in the plan\'s network (the participations behind ' +
         'GET /plans/{planId}/network-providers). A plan without a network has nobody in network. An unknown planId is 404.',
       querystring: S.ProviderListQuerySchema, response: { 200: Page(ref('Provider'), 'ProviderPage'), ...problems(400, 401, 403, 404, 503) } },
-  }, (req) => reference.listProviders(req.ctx, req.query, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => reference.listProviders(req.ctx, req.query, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   app.get<{ Params: { providerId: string } }>('/providers/:providerId', {
     config: read,
@@ -118,7 +118,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     schema: { operationId: 'listResources', tags, summary: 'Rooms and equipment of a facility', params: FacilityParams,
       querystring: Type.Object({ ...PageQuery, ...ActiveFilter }, { additionalProperties: false }),
       response: { 200: Page(ref('Resource'), 'ResourcePage'), ...problems(400, 401, 403, 404, 503) } },
-  }, (req) => reference.listResources(req.ctx, req.params.facilityId, req.query, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => reference.listResources(req.ctx, req.params.facilityId, req.query, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   app.get<{ Params: { facilityId: string; resourceId: string } }>('/facilities/:facilityId/resources/:resourceId', {
     config: read,
@@ -151,7 +151,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     schema: { operationId: 'listAppointmentTypes', tags, summary: 'Appointment types of an organisation',
       querystring: Type.Object({ ...PageQuery, organizationId: Uuid('Organisation.'), ...ActiveFilter }, { additionalProperties: false }),
       response: { 200: Page(ref('AppointmentType'), 'AppointmentTypePage'), ...problems(400, 401, 403, 404, 503) } },
-  }, (req) => reference.listAppointmentTypes(req.ctx, req.query, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => reference.listAppointmentTypes(req.ctx, req.query, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   app.get<{ Params: { appointmentTypeId: string } }>('/appointment-types/:appointmentTypeId', {
     config: read,
@@ -186,7 +186,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     schema: { operationId: 'listAvailabilityRules', tags, summary: 'Weekly availability of a provider at a facility', params: ProviderParams,
       querystring: Type.Object({ ...PageQuery, facilityId: Uuid('Facility.') }, { additionalProperties: false }),
       response: { 200: Page(ref('AvailabilityRule'), 'AvailabilityRulePage'), ...problems(400, 401, 403, 404, 503) } },
-  }, (req) => reference.listRules(req.ctx, req.params.providerId, req.query.facilityId, decodeCursor(req.query.cursor, 3), req.query.limit ?? 25))
+  }, (req) => reference.listRules(req.ctx, req.params.providerId, req.query.facilityId, decodeCursor(req.query.cursor, ['int', 'text', 'uuid']), req.query.limit ?? 25))
 
   app.patch<{ Params: { providerId: string; ruleId: string }; Body: S.UpdateAvailabilityRuleBody }>('/providers/:providerId/availability-rules/:ruleId', {
     config: write,
@@ -233,7 +233,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     schema: { operationId: 'findSlots', tags, summary: 'Free slots (FHIR $find)',
       description: 'By provider(s) or specialty at a facility, for an appointment type. Honours availability, blocks, appointments, live holds, buffers and minimum notice.',
       querystring: S.SlotQuerySchema, response: { 200: Page(ref('Slot'), 'SlotPage'), ...problems(400, 401, 403, 404, 503) } },
-  }, (req) => slots.searchSlots(req.ctx, req.query, decodeCursor(req.query.cursor, 3)))
+  }, (req) => slots.searchSlots(req.ctx, req.query, decodeCursor(req.query.cursor, ['int', 'text', 'uuid'])))
 
   app.post<{ Body: S.CreateSlotHoldBody }>('/slot-holds', {
     config: write,
@@ -262,7 +262,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     config: read,
     schema: { operationId: 'listPatientAppointments', tags, summary: 'A patient\'s appointments at a facility, earliest first',
       querystring: S.AppointmentListQuerySchema, response: { 200: Page(ref('Appointment'), 'AppointmentPage'), ...problems(400, 401, 403, 404, 503) } },
-  }, (req) => booking.listPatientAppointments(req.ctx, req.query.facilityId, req.query.patientId, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => booking.listPatientAppointments(req.ctx, req.query.facilityId, req.query.patientId, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   app.get<{ Params: { appointmentId: string } }>('/appointments/:appointmentId', {
     config: read,
@@ -314,7 +314,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
       description: 'First come first. A page looks at up to 100 waiting entries, so it may hold fewer matches than limit and still have a next cursor.',
       querystring: Type.Object({ ...PageQuery, facilityId: Uuid('Facility.') }, { additionalProperties: false }),
       response: { 200: Page(ref('WaitlistMatch'), 'WaitlistMatchPage'), ...problems(400, 401, 403, 404, 503) } },
-  }, (req) => slots.waitlistMatches(req.ctx, req.query.facilityId, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => slots.waitlistMatches(req.ctx, req.query.facilityId, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   // Referrals
   app.post<{ Body: S.CreateReferralBody }>('/referrals', {
@@ -328,7 +328,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     schema: { operationId: 'listReferrals', tags, summary: 'Referrals in your facilities, newest first; by patient, status or referring NPI',
       description: 'Each referral listed is an audited read. Referrals of restricted records are withheld (403 restricted-record when patientId names one).',
       querystring: S.ReferralListQuerySchema, response: { 200: Page(ref('Referral'), 'ReferralPage'), ...problems(400, 401, 403, 404, 503) } },
-  }, (req) => referrals.listReferrals(req.ctx, req.query, decodeCursor(req.query.cursor, 2), req.query.limit ?? 25))
+  }, (req) => referrals.listReferrals(req.ctx, req.query, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
   app.get<{ Params: { referralId: string } }>('/referrals/:referralId', {
     config: read,
