@@ -1,3 +1,4 @@
+import { isoDate } from '../../lib/dates.ts'
 import type {
   EligibilityCheckRow,
   EstimateRow,
@@ -10,20 +11,6 @@ import type {
 import type { CoverageWithPayer } from './eligibility.repository.ts'
 import type { Coverage, EligibilityCheck, Estimate, EstimateLine, Payer, Plan } from './eligibility.schemas.ts'
 import type { Benefit, Rejection } from './x12-271.ts'
-
-/**
- * A date column as YYYY-MM-DD. node-postgres turns DATE into a local-midnight Date and PGlite
- * into a UTC-midnight one; either way the calendar day is the one stored.
- */
-export function isoDate(v: Date | string): string
-export function isoDate(v: Date | string | null): string | null
-export function isoDate(v: Date | string | null): string | null {
-  if (v === null) return null
-  if (typeof v === 'string') return v.slice(0, 10)
-  const local = v.getHours() === 0 && v.getMinutes() === 0
-  const [y, m, d] = local ? [v.getFullYear(), v.getMonth() + 1, v.getDate()] : [v.getUTCFullYear(), v.getUTCMonth() + 1, v.getUTCDate()]
-  return `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`
-}
 
 const iso = (v: Date) => v.toISOString()
 const isoOrNull = (v: Date | null) => (v ? v.toISOString() : null)

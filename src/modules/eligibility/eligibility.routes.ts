@@ -1,3 +1,4 @@
+import { isoDate } from '../../lib/dates.ts'
 import type { FastifyPluginAsync } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, type Config } from '../../config.ts'
@@ -9,7 +10,6 @@ import * as coverages from './coverage.service.ts'
 import * as checks from './eligibility-check.service.ts'
 import * as estimates from './estimate.service.ts'
 import * as repo from './eligibility.repository.ts'
-import { isoDate } from './eligibility.mappers.ts'
 import {
   BatchParams, BatchSchema, BenefitSchema, CheckParams, CoverageParams, CoverageSchema, CreateBatchBodySchema, CreateCoverageBodySchema,
   CreateEligibilityCheckBodySchema, CreateEstimateBodySchema, CreateNetworkBodySchema, CreatePayerBodySchema, CreatePlanBodySchema,

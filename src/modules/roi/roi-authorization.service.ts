@@ -1,8 +1,9 @@
+import { isoDate } from '../../lib/dates.ts'
 import type { Kysely } from 'kysely'
 import type { Database, RoiAuthorizationRow } from '../../db/database.ts'
 import { withTransaction, type RequestContext } from '../../http/context.ts'
 import { ConflictError, NotFoundError, UnprocessableError } from '../../http/errors.ts'
-import { auditRequest, dateIn, findRequest, isoDate, isoDateOrNull, lockRequest } from './roi-common.ts'
+import { auditRequest, dateIn, findRequest, lockRequest } from './roi-common.ts'
 import * as repo from './roi.repository.ts'
 import type { Authorization, CreateAuthorizationBody } from './roi.schemas.ts'
 import { guardPatientRead } from '../patients/patient-guard.ts'
@@ -50,16 +51,16 @@ export const toAuthorization = (row: RoiAuthorizationRow, today: string): Author
   disclosingParty: row.disclosingParty,
   recipient: row.recipient,
   purpose: row.purpose,
-  expiresOn: isoDateOrNull(row.expiresOn),
+  expiresOn: isoDate(row.expiresOn),
   expirationEvent: row.expirationEvent,
   signedBy: row.signedBy,
-  signedOn: isoDateOrNull(row.signedOn),
+  signedOn: isoDate(row.signedOn),
   signedByRepresentative: row.signedByRepresentative,
   representativeAuthority: row.representativeAuthority,
   statements: { rightToRevoke: row.statementRightToRevoke, conditioning: row.statementConditioning, redisclosure: row.statementRedisclosure },
   formAttachmentId: row.formAttachmentId,
-  revokedOn: isoDateOrNull(row.revokedOn),
-  revocationReceivedOn: isoDateOrNull(row.revocationReceivedOn),
+  revokedOn: isoDate(row.revokedOn),
+  revocationReceivedOn: isoDate(row.revocationReceivedOn),
   problems: authorizationProblems(row, today),
   createdAt: row.createdAt.toISOString(),
 })

@@ -1,3 +1,4 @@
+import { isoDate } from '../../lib/dates.ts'
 import type { Transaction } from 'kysely'
 import type { Database, RoiRequestRow } from '../../db/database.ts'
 import { facilityScope } from '../../http/auth.ts'
@@ -5,26 +6,6 @@ import { auditChange, type RequestContext } from '../../http/context.ts'
 import { ConflictError, NotFoundError } from '../../http/errors.ts'
 import * as repo from './roi.repository.ts'
 import type { LegalBasis, RoiRequest, RoiStatus } from './roi.schemas.ts'
-
-/**
- * A date column as YYYY-MM-DD. node-postgres parses `date` to local midnight, PGlite to UTC
- * midnight: read the fields in whichever frame puts the value on midnight.
- */
-export function isoDate(v: Date | string): string {
-  if (typeof v === 'string') return v.slice(0, 10)
-  const utc = v.getUTCHours() === 0 && v.getUTCMinutes() === 0
-  const y = utc ? v.getUTCFullYear() : v.getFullYear()
-  const m = (utc ? v.getUTCMonth() : v.getMonth()) + 1
-  const d = utc ? v.getUTCDate() : v.getDate()
-  return `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`
-}
-export const isoDateOrNull = (v: Date | string | null) => (v === null ? null : isoDate(v))
-
-export function addDays(date: string, days: number): string {
-  const d = new Date(`${date}T00:00:00Z`)
-  d.setUTCDate(d.getUTCDate() + days)
-  return d.toISOString().slice(0, 10)
-}
 
 /** The calendar date at an IANA time zone. */
 export function dateIn(timeZone: string, at: Date = new Date()): string {
@@ -67,7 +48,7 @@ export const toRoiRequest = (row: RoiRequestRow): RoiRequest => ({
   },
   legalBasis: row.legalBasis as LegalBasis,
   purpose: row.purpose,
-  recordsRequested: { types: row.recordTypes, from: isoDateOrNull(row.recordsFrom), to: isoDateOrNull(row.recordsTo) },
+  recordsRequested: { types: row.recordTypes, from: isoDate(row.recordsFrom), to: isoDate(row.recordsTo) },
   format: row.format,
   deliveryMethod: row.deliveryMethod as RoiRequest['deliveryMethod'],
   receivedOn: isoDate(row.receivedOn),

@@ -1,9 +1,10 @@
+import { isoDate } from '../../lib/dates.ts'
 import type { Kysely } from 'kysely'
 import type { Database, RoiFeeScheduleRow, RoiInvoiceRow, RoiRequestRow } from '../../db/database.ts'
 import { canActFor } from '../../http/auth.ts'
 import { auditChange, auditRead, withTransaction, type RequestContext } from '../../http/context.ts'
 import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError } from '../../http/errors.ts'
-import { auditRequest, dateIn, findRequest, isoDateOrNull, lockRequest } from './roi-common.ts'
+import { auditRequest, dateIn, findRequest, lockRequest } from './roi-common.ts'
 import * as repo from './roi.repository.ts'
 import { US_STATE_CODES, type CreateInvoiceBody, type FeeSchedule, type Invoice, type PutFeeScheduleBody } from './roi.schemas.ts'
 import { guardPatientRead } from '../patients/patient-guard.ts'
@@ -36,7 +37,7 @@ export const toInvoice = (row: RoiInvoiceRow): Invoice => ({
   status: row.status,
   paymentMethod: row.paymentMethod,
   paymentReference: row.paymentReference,
-  paidOn: isoDateOrNull(row.paidOn),
+  paidOn: isoDate(row.paidOn),
   waiverReason: row.waiverReason,
   createdAt: row.createdAt.toISOString(),
   updatedAt: row.updatedAt.toISOString(),

@@ -1,19 +1,10 @@
+import { addDays, isoDate } from '../../lib/dates.ts'
 import { canActFor, facilityScope } from '../../http/auth.ts'
 import { withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../http/errors.ts'
 import { checkVersion } from '../../http/versioning.ts'
 import { checkAuthorizationForRequest } from './roi-authorization.service.ts'
-import {
-  addDays,
-  auditRequest,
-  changeStatus,
-  dateIn,
-  effectiveDue,
-  findRequest,
-  isoDate,
-  lockRequest,
-  toRoiRequest,
-} from './roi-common.ts'
+import { auditRequest, changeStatus, dateIn, effectiveDue, findRequest, lockRequest, toRoiRequest } from './roi-common.ts'
 import * as repo from './roi.repository.ts'
 import {
   ACCESS_BASES,

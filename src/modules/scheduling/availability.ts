@@ -1,3 +1,4 @@
+import { addDays } from '../../lib/dates.ts'
 /**
  * Local wall-clock time in an IANA zone <-> instants, and the one function that turns weekly
  * availability rules, one-off extra availability and blocks into free intervals of instants.
@@ -119,20 +120,8 @@ export function localDate(ms: number, zone: string): string {
   return `${w.year}-${pad(w.month)}-${pad(w.day)}`
 }
 
-export const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10)
-
 /** ISO weekday of a calendar date: Monday 1 ... Sunday 7. */
 export const isoWeekday = (date: string) => ((new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7) + 1
-
-/**
- * pg returns `date` columns as a Date at local midnight, PGlite at UTC midnight; both are the
- * same calendar date, read back here.
- */
-export function isoDate(v: Date | string): string {
-  if (typeof v === 'string') return v.slice(0, 10)
-  if (v.getUTCHours() === 0 && v.getUTCMinutes() === 0) return v.toISOString().slice(0, 10)
-  return `${v.getFullYear()}-${pad(v.getMonth() + 1)}-${pad(v.getDate())}`
-}
 
 // A search walks the same calendar days as the searches before it: each day's successor and
 // weekday are worked out (through Date) once.

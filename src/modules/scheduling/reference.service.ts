@@ -1,3 +1,4 @@
+import { isoDate } from '../../lib/dates.ts'
 import { sql, type Selectable, type Transaction } from 'kysely'
 import type { AppointmentTypeRow, AvailabilityExceptionRow, AvailabilityRuleRow, Database, ResourceRow, SpecialtyTable } from '../../db/database.ts'
 import { after, scopeIds } from '../../db/query-helpers.ts'
@@ -8,7 +9,7 @@ import { toPage } from '../../http/pagination.ts'
 import { checkVersion } from '../../http/versioning.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import { findPlanById, networkProvidersQuery } from '../eligibility/eligibility.repository.ts'
-import { formatInZone, isoDate, localDate } from './availability.ts'
+import { formatInZone, localDate } from './availability.ts'
 import * as repo from './scheduling.repository.ts'
 import type {
   CreateAppointmentTypeBody,

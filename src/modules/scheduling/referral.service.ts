@@ -1,3 +1,4 @@
+import { isoDate } from '../../lib/dates.ts'
 import { sql, type Kysely } from 'kysely'
 import type { AppointmentTypeRow, Database, ReferralRow } from '../../db/database.ts'
 import { scopeIds } from '../../db/query-helpers.ts'
@@ -7,7 +8,6 @@ import { BadRequestError, ConflictError, NotFoundError } from '../../http/errors
 import { checkVersion } from '../../http/versioning.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import { guardedPage, guardPatientRead } from '../patients/patient-guard.ts'
-import { isoDate } from './availability.ts'
 import { dbOf, scopedFacility } from './reference.service.ts'
 import * as repo from './scheduling.repository.ts'
 import type { CreateReferralBody, ReferralListQuery, UpdateReferralBody } from './scheduling.schemas.ts'

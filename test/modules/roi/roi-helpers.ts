@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { addDays, dateIn } from '../../../src/modules/roi/roi-common.ts'
+import { addDays } from '../../../src/lib/dates.ts'
+import { dateIn } from '../../../src/modules/roi/roi-common.ts'
 import { bearer, type TestContext } from '../../helpers/app.ts'
 import { createPatient, orgWithFacility } from '../../helpers/factories.ts'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { addDays } from '../../../src/modules/roi/roi-common.ts'
+import { addDays } from '../../../src/lib/dates.ts'
 import { bearer, buildTestApp } from '../../helpers/app.ts'
 import { usingPostgres } from '../../helpers/db.ts'
 import { auditEventsFor } from '../../helpers/factories.ts'
@@ -32,6 +32,18 @@ t.test('ROI requests, workflow and deadlines', async (t) => {
     t.equal(read.statusCode, 200)
     t.same(read.json(), body)
     t.match(await auditEventsFor(db, { verb: 'roi_request.read', resourceId: body.id }), [{ patientId: s.patient.id, facilityId: s.facility.id }])
+  })
+
+  await t.test('records from year 1 (all of them) are stored and read back as 0001-01-01; the work queue lists the request', async (t) => {
+    const s = await roiSetup(ctx)
+    // A year below 1000 was written unpadded ("1-01-01"), failed the response schema after the
+    // request had committed (500), and every list holding the request failed the same way.
+    const res = await app.inject({ method: 'POST', url: '/roi-requests', headers: s.headers, payload: requestBody(s, { recordsRequested: { types: ['clinical_notes'], from: '0001-01-01', to: '0999-12-31' } }) })
+    t.equal(res.statusCode, 201, res.body)
+    t.same(res.json().recordsRequested, { types: ['clinical_notes'], from: '0001-01-01', to: '0999-12-31' })
+    const list = await app.inject({ url: `/roi-requests?facilityId=${s.facility.id}`, headers: s.headers })
+    t.equal(list.statusCode, 200, list.body)
+    t.same(list.json().items.map((r: { recordsRequested: unknown }) => r.recordsRequested), [res.json().recordsRequested])
   })
 
   await t.test('the default deadline is 30 days (HIPAA 164.524(b)(2))', async (t) => {

@@ -2,7 +2,8 @@ import { randomInt, randomUUID } from 'node:crypto'
 import type { Db } from '../../../src/db/create-db.ts'
 import type { ResourceKind } from '../../../src/db/database.ts'
 import { isValidNpi } from '../../../src/lib/identifiers.ts'
-import { addDays, formatInZone, localDate, localToInstant } from '../../../src/modules/scheduling/availability.ts'
+import { addDays } from '../../../src/lib/dates.ts'
+import { formatInZone, localDate, localToInstant } from '../../../src/modules/scheduling/availability.ts'
 import { createPatient, orgWithFacility } from '../../helpers/factories.ts'
 
 /** A random NPI with a correct check digit. */
