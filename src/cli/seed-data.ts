@@ -1,8 +1,8 @@
-import { addDays } from '../lib/dates.ts'
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
 import type { Database } from '../db/database.ts'
+import { addDays } from '../lib/dates.ts'
 import { dateIn } from '../modules/roi/roi-common.ts'
 
 /** Fixed ids so the README's examples work against a seeded trial server. */

@@ -1,4 +1,3 @@
-import { isoDate } from '../../lib/dates.ts'
 import type {
   EligibilityCheckRow,
   EstimateRow,
@@ -8,6 +7,7 @@ import type {
   PlanRow,
   ProviderNetworkRow,
 } from '../../db/database.ts'
+import { isoDate } from '../../lib/dates.ts'
 import type { CoverageWithPayer } from './eligibility.repository.ts'
 import type { Coverage, EligibilityCheck, Estimate, EstimateLine, Payer, Plan } from './eligibility.schemas.ts'
 import type { Benefit, Rejection } from './x12-271.ts'

@@ -99,7 +99,7 @@ export const organizationRoutes: FastifyPluginAsync = async (app) => {
     schema: {
       operationId: 'updateFacility', tags, summary: 'Change a facility',
       params: FacilityParams, headers: IfMatchHeaders, body: UpdateFacilityBodySchema,
-      response: { 200: Facility, ...problems(400, 401, 403, 404, 412, 413, 415, 503) },
+      response: { 200: Facility, ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) },
     },
   }, async (req, reply) => sendVersioned(reply, await service.updateFacility(req.ctx, req.params.facilityId, ifMatchVersion(req), req.body)))
 }

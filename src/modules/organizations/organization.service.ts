@@ -106,7 +106,13 @@ export function updateFacility(ctx: RequestContext, id: string, expectedVersion:
     const existing = await repo.findFacilityById(trx, id, undefined)
     if (!existing) throw new NotFoundError('Facility')
     checkVersion(existing.version, expectedVersion)
-    const row = await repo.updateFacility(trx, id, existing.version, body)
+    let row
+    try {
+      row = await repo.updateFacility(trx, id, existing.version, body)
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw new ConflictError('duplicate-facility', 'The organisation already has a facility with this name')
+      throw err
+    }
     if (!row) throw new PreconditionFailedError()
     await auditChange(trx, ctx, { action: 'update', verb: 'facility.update', resourceType: 'facility', resourceId: id, facilityId: id, detail: { fields: Object.keys(body) } })
     return toFacility(row)

@@ -1,9 +1,9 @@
-import { isoDate } from '../../lib/dates.ts'
 import type { Transaction } from 'kysely'
 import type { Database, RoiRequestRow } from '../../db/database.ts'
 import { facilityScope } from '../../http/auth.ts'
 import { auditChange, type RequestContext } from '../../http/context.ts'
 import { ConflictError, NotFoundError } from '../../http/errors.ts'
+import { isoDate } from '../../lib/dates.ts'
 import * as repo from './roi.repository.ts'
 import type { LegalBasis, RoiRequest, RoiStatus } from './roi.schemas.ts'
 

@@ -1,4 +1,3 @@
-import { isoDate } from '../../lib/dates.ts'
 import { sql, type Selectable, type Transaction } from 'kysely'
 import type { AppointmentTypeRow, AvailabilityExceptionRow, AvailabilityRuleRow, Database, ResourceRow, SpecialtyTable } from '../../db/database.ts'
 import { after, scopeIds } from '../../db/query-helpers.ts'
@@ -7,6 +6,7 @@ import { auditChange, auditRead, withTransaction, type RequestContext } from '..
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../http/errors.ts'
 import { toPage } from '../../http/pagination.ts'
 import { checkVersion } from '../../http/versioning.ts'
+import { isoDate } from '../../lib/dates.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import { findPlanById, networkProvidersQuery } from '../eligibility/eligibility.repository.ts'
 import { formatInZone, localDate } from './availability.ts'
@@ -147,7 +147,7 @@ export function deleteSpecialty(ctx: RequestContext, id: string, expected: numbe
 }
 
 /** Specialties to link to a provider or type: every one must exist and be active. */
-async function checkSpecialties(db: RequestContext['db'], ids: string[]) {
+export async function checkSpecialties(db: RequestContext['db'], ids: string[]) {
   if (ids.length === 0) return
   const found = await db.selectFrom('specialty').select('id').where('id', 'in', ids).where('active', '=', true).execute()
   if (found.length !== new Set(ids).size) throw new NotFoundError('Specialty')

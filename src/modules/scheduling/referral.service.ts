@@ -1,4 +1,3 @@
-import { isoDate } from '../../lib/dates.ts'
 import { sql, type Kysely } from 'kysely'
 import type { AppointmentTypeRow, Database, ReferralRow } from '../../db/database.ts'
 import { scopeIds } from '../../db/query-helpers.ts'
@@ -6,9 +5,10 @@ import { facilityScope } from '../../http/auth.ts'
 import { auditChange, withTransaction, type RequestContext } from '../../http/context.ts'
 import { BadRequestError, ConflictError, NotFoundError } from '../../http/errors.ts'
 import { checkVersion } from '../../http/versioning.ts'
+import { isoDate } from '../../lib/dates.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import { guardedPage, guardPatientRead } from '../patients/patient-guard.ts'
-import { dbOf, scopedFacility } from './reference.service.ts'
+import { checkSpecialties, dbOf, scopedFacility } from './reference.service.ts'
 import * as repo from './scheduling.repository.ts'
 import type { CreateReferralBody, ReferralListQuery, UpdateReferralBody } from './scheduling.schemas.ts'
 
@@ -26,6 +26,7 @@ export async function createReferral(ctx: RequestContext, body: CreateReferralBo
   if (errors.length) throw new BadRequestError('The referral is not valid', errors)
   const facility = await scopedFacility(ctx, body.facilityId)
   if (!(await repo.findPatientAtFacility(dbOf(ctx), body.patientId, facility.id))) throw new NotFoundError('Patient')
+  if (body.specialtyId) await checkSpecialties(dbOf(ctx), [body.specialtyId])
   return withTransaction(ctx, async (trx) => {
     const row = await trx.insertInto('referral').values({
       ...body, officeContact: body.officeContact ?? null, specialtyId: body.specialtyId ?? null, authorizationNumber: body.authorizationNumber ?? null,

@@ -1,4 +1,3 @@
-import { addDays, isoDate } from '../../lib/dates.ts'
 import { sql, type Kysely } from 'kysely'
 import type { AppointmentTypeRow, Database, ResourceRow, WaitlistEntryRow } from '../../db/database.ts'
 import { scopeIds } from '../../db/query-helpers.ts'
@@ -6,6 +5,7 @@ import { auditChange, auditRead, withTransaction, type RequestContext } from '..
 import { facilityScope } from '../../http/auth.ts'
 import { BadRequestError, NotFoundError } from '../../http/errors.ts'
 import { encodeCursor, toPage } from '../../http/pagination.ts'
+import { addDays, isoDate } from '../../lib/dates.ts'
 import { guardPatientReads } from '../patients/patient-guard.ts'
 import { expandAvailability, formatInZone, localDate, localToInstant, type Interval } from './availability.ts'
 import { dbOf, providerAt, scopedFacility } from './reference.service.ts'

@@ -50,6 +50,20 @@ t.test('organisations and facilities', async (t) => {
     t.match(denied, [{ outcome: 'not-found', verb: 'getFacility', actorSub: 'user-front_desk' }])
   })
 
+  await t.test("renaming a facility to another of the organisation's names is 409 duplicate-facility and changes nothing", async (t) => {
+    const { organization, facility } = await orgWithFacility(db)
+    const taken = await app.inject({
+      method: 'POST', url: `/organizations/${organization.id}/facilities`, headers: bearer(admin), payload: { name: 'North Wing', kind: 'clinic', timeZone: 'UTC' },
+    })
+    t.equal(taken.statusCode, 201)
+    const res = await app.inject({ method: 'PATCH', url: `/facilities/${facility.id}`, headers: bearer(admin), payload: { name: 'North Wing' } })
+    t.equal(res.statusCode, 409)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    t.equal(res.json().type, 'urn:patient-access:problem:duplicate-facility')
+    const row = await db.kysely.selectFrom('facility').select(['name', 'version']).where('id', '=', facility.id).executeTakeFirstOrThrow()
+    t.same(row, { name: facility.name, version: facility.version })
+  })
+
   await t.test('PATCH honours If-Match: a stale ETag gets 412 and changes nothing', async (t) => {
     const { facility } = await orgWithFacility(db)
     const first = await app.inject({ method: 'PATCH', url: `/facilities/${facility.id}`, headers: { ...bearer(admin), 'if-match': '"1"' }, payload: { roiDeadlineDays: 15 } })

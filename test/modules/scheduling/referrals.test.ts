@@ -61,6 +61,19 @@ t.test('referrals: list with filters and cursor paging; amend with If-Match', as
     t.match(await db.kysely.selectFrom('auditEvent').selectAll().where('verb', '=', 'referral.search').where('patientId', '=', p2.id).where('outcome', '=', 'denied').execute(), [{ resourceId: c.id }])
   })
 
+  await t.test('a referral naming a specialty that does not exist is 404 and stores nothing', async (t) => {
+    const { facility } = await orgWithFacility(db)
+    const scheduler = await ctx.token('scheduler', [facility.id])
+    const patient = await createPatient(db, facility.id)
+    const res = await app.inject({ method: 'POST', url: '/referrals', headers: bearer(scheduler), payload: {
+      facilityId: facility.id, patientId: patient.id, referringProviderNpi: validNpi(), referringProviderName: 'Dr. Lee', reason: 'Evaluate chest pain',
+      icd10Codes: ['R07.9'], visitsAuthorized: 1, validFrom: '2026-01-01', validTo: '2028-12-31', specialtyId: '00000000-0000-0000-0000-000000000000',
+    } })
+    t.equal(res.statusCode, 404, 'was a 409 "referenced record does not exist" from the foreign key')
+    t.equal(res.json().detail, 'Specialty not found')
+    t.equal((await db.kysely.selectFrom('referral').select('id').where('patientId', '=', patient.id).execute()).length, 0)
+  })
+
   await t.test('a referral is amended: visits authorised, expiry, authorisation number; stale If-Match is 412; fewer visits than used is 409', async (t) => {
     const c = await clinic(db, 'America/Chicago', { requiresReferral: true })
     const scheduler = await ctx.token('scheduler', [c.facility.id])
