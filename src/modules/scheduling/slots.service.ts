@@ -8,7 +8,7 @@ import { encodeCursor, toPage } from '../../http/pagination.ts'
 import { addDays, isoDate } from '../../lib/dates.ts'
 import { guardPatientReads } from '../patients/patient-guard.ts'
 import { expandAvailability, formatInZone, localDate, localToInstant, type Interval } from './availability.ts'
-import { dbOf, providerAt, scopedFacility } from './reference.service.ts'
+import { checkSpecialties, dbOf, providerAt, scopedFacility } from './reference.service.ts'
 import * as repo from './scheduling.repository.ts'
 import type { CreateWaitlistEntryBody, SlotQuery } from './scheduling.schemas.ts'
 
@@ -315,6 +315,7 @@ export async function addToWaitlist(ctx: RequestContext, body: CreateWaitlistEnt
   if (!(await repo.findPatientAtFacility(dbOf(ctx), body.patientId, facility.id))) throw new NotFoundError('Patient')
   await typeFor(ctx, body.appointmentTypeId, facility.organizationId)
   if (body.providerId) await providerAt(ctx, body.providerId, facility.id)
+  if (body.specialtyId) await checkSpecialties(dbOf(ctx), [body.specialtyId])
   if (body.latestDate < body.earliestDate) throw new BadRequestError('The entry is not valid', [{ pointer: '/latestDate', detail: 'must not be before earliestDate' }])
   return withTransaction(ctx, async (trx) => {
     const row = await trx.insertInto('waitlistEntry').values({

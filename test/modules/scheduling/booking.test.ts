@@ -329,6 +329,18 @@ t.test('scheduling: reference data, slots, holds, booking and the appointment li
     t.match(await auditEventsFor(db, { resourceId: elective.json().id, verb: 'surgical-case.bumped' }), [{ patientId: c.patient.id }])
   })
 
+  await t.test('a waitlist entry naming a specialty that does not exist is 404 and stores nothing', async (t) => {
+    const c = await clinic(db)
+    const scheduler = await ctx.token('scheduler', [c.facility.id])
+    const day = localAt('America/New_York', 11, '00:00').slice(0, 10)
+    const res = await app.inject({ method: 'POST', url: '/waitlist', headers: bearer(scheduler), payload: {
+      facilityId: c.facility.id, patientId: c.patient.id, appointmentTypeId: c.type.id, specialtyId: '00000000-0000-0000-0000-000000000000', earliestDate: day, latestDate: day,
+    } })
+    t.equal(res.statusCode, 404, 'was the foreign key\'s undocumented 409')
+    t.equal(res.json().detail, 'Specialty not found')
+    t.equal((await db.kysely.selectFrom('waitlistEntry').select('id').where('patientId', '=', c.patient.id).execute()).length, 0)
+  })
+
   await t.test('waitlist: a freed slot names who could take it', async (t) => {
     const c = await clinic(db)
     const scheduler = await ctx.token('scheduler', [c.facility.id])
