@@ -23,6 +23,7 @@ import * as auditSealingFunction from './20261128T150000Z-audit-sealing-function
 import * as nameKeyTransliteration from './20261128T160000Z-name-key-transliteration.ts'
 import * as nameNativeKey from './20261128T170000Z-name-native-key.ts'
 import * as patientReferenceIndexes from './20261128T180000Z-patient-reference-indexes.ts'
+import * as nativeNameDuplicates from './20261128T190000Z-native-name-duplicates.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -51,4 +52,5 @@ export const migrations = {
   '20261128T160000Z-name-key-transliteration': nameKeyTransliteration,
   '20261128T170000Z-name-native-key': nameNativeKey,
   '20261128T180000Z-patient-reference-indexes': patientReferenceIndexes,
+  '20261128T190000Z-native-name-duplicates': nativeNameDuplicates,
 }

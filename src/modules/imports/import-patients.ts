@@ -171,7 +171,8 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
       const probes = keys.map((k, n) => probeOf(rows[fresh[n]].value, k, phi))
       const probeBuckets = probes.map(buckets)
       // The same advisory keys as single registrations, so the two never race each other.
-      await lockKeys(trx, probes.map((p) => `${org}:${p.keys.familyDm ?? ''}:${p.birthDate}`), DUPLICATE_LOCK)
+      // A keyless name (a script without a romanisation) locks on its name as written, as there.
+      await lockKeys(trx, probes.map((p) => `${org}:${p.keys.familyDm ?? (p.keys.familyKey === null ? p.keys.familyNative : null) ?? ''}:${p.birthDate}`), DUPLICATE_LOCK)
       const search = candidateLookups(probes)
       let dbCandidates = await findCandidates(trx, org, search)
 
@@ -212,7 +213,7 @@ export function patientImport(phi: PhiCrypto): ImportKindHandler<PatientRow> {
           const p = probes[n]
           peers.add({
             id, familyKey: p.keys.familyKey, givenKey: p.keys.givenKey, familyDm: p.keys.familyDm, givenDm: p.keys.givenDm,
-            phoneNumbers: p.phones, email: p.email, ssnHmac: p.ssnHmac, address: p.address as Candidate['address'], birthDate: p.birthDate,
+            familyNative: p.keys.familyNative, givenNative: p.keys.givenNative, phoneNumbers: p.phones, email: p.email, ssnHmac: p.ssnHmac, address: p.address as Candidate['address'], birthDate: p.birthDate,
           }, probeBuckets[n])
         }
         outcomes[i] = { outcome: 'created', recordId: job.dryRun ? null : id }
@@ -257,7 +258,7 @@ export function buckets(p: Probe): string[] {
 }
 
 const probeOfCandidate = (c: Candidate): Probe => ({
-  keys: { familyKey: c.familyKey, familyDm: c.familyDm, familyDmAlt: null, givenKey: c.givenKey, givenDm: c.givenDm },
+  keys: { familyKey: c.familyKey, familyDm: c.familyDm, familyDmAlt: null, givenKey: c.givenKey, givenDm: c.givenDm, familyNative: c.familyNative, givenNative: c.givenNative },
   birthDate: c.birthDate, phones: c.phoneNumbers, email: c.email, ssnHmac: c.ssnHmac, address: c.address,
 })
 
@@ -321,10 +322,11 @@ async function probeKeys(trx: Transaction<Database>, values: PatientRow[]): Prom
   // MATERIALIZED: each name is normalised once, not once per code computed from it.
   const { rows } = await sql<NameKeys & { ord: number }>`
     WITH k AS MATERIALIZED (
-      SELECT v.ord, patient_name_key(v.family) AS f, patient_name_key(v.given) AS g
+      SELECT v.ord, v.family, v.given, patient_name_key(v.family) AS f, patient_name_key(v.given) AS g
       FROM ${rowsRecordset(input, [['ord', 'int'], ['family', 'text'], ['given', 'text']])}
     )
-    SELECT ord, f AS family_key, dmetaphone(f) AS family_dm, dmetaphone_alt(f) AS family_dm_alt, g AS given_key, dmetaphone(g) AS given_dm FROM k`.execute(trx)
+    SELECT ord, f AS family_key, dmetaphone(f) AS family_dm, dmetaphone_alt(f) AS family_dm_alt, g AS given_key, dmetaphone(g) AS given_dm,
+           patient_native_key(family) AS family_native, patient_native_key(given) AS given_native FROM k`.execute(trx)
   const out: NameKeys[] = []
   for (const { ord, ...keys } of rows) out[ord] = keys
   return out
@@ -359,6 +361,25 @@ const CRITERIA: { keys: (p: Probe) => (string | null)[][]; buckets?: (p: Probe) 
     where: sql`p.phone_numbers @> ARRAY[v.k[1]] AND (p.family_dm = v.k[2] OR p.given_dm = v.k[3])`,
   },
   { keys: (p) => (p.keys.familyKey ? [[p.birthDate, p.keys.familyKey]] : []), where: sql`p.birth_date = v.k[1]::date AND p.family_key = v.k[2]` },
+  // Names without a key (a script without a romanisation) by their names as written: the birth
+  // date and the family name; a phone and the family or the first given name.
+  {
+    keys: (p) => (nativeFamily(p) ? [[p.birthDate, nativeFamily(p)]] : []),
+    where: sql`p.birth_date = v.k[1]::date AND p.family_key IS NULL AND patient_native_key(p.family_name) = v.k[2]`,
+  },
+  {
+    keys: (p) => (nativeFamily(p) || nativeGiven(p) ? p.phones.map((n) => [n, nativeFamily(p), nativeGiven(p)]) : []),
+    buckets: (p) => {
+      const out: string[][] = []
+      for (const n of p.phones) {
+        if (nativeFamily(p)) out.push([n, 'f', nativeFamily(p)!])
+        if (nativeGiven(p)) out.push([n, 'g', nativeGiven(p)!])
+      }
+      return out
+    },
+    where: sql`p.phone_numbers @> ARRAY[v.k[1]] AND (patient_native_key(p.family_name) = v.k[2] AND p.family_key IS NULL
+      OR patient_native_key(split_part(btrim(p.given_names), ' ', 1)) = v.k[3] AND p.given_key IS NULL)`,
+  },
   {
     keys: (p) => (p.keys.familyDm && p.keys.givenDm ? [[p.birthDate, p.keys.familyDm, p.keys.givenDm]] : []),
     where: sql`p.birth_date = v.k[1]::date AND p.family_dm = v.k[2] AND p.given_dm = v.k[3]`,
@@ -366,6 +387,14 @@ const CRITERIA: { keys: (p: Probe) => (string | null)[][]; buckets?: (p: Probe) 
   { keys: (p) => (p.email ? [[p.email.toLowerCase()]] : []), where: sql`p.email IS NOT NULL AND lower(p.email) = lower(v.k[1])` },
   { keys: (p) => (p.ssnHmac ? [[p.ssnHmac]] : []), where: sql`p.ssn_hmac IS NOT NULL AND p.ssn_hmac = v.k[1]` },
 ]
+
+/** A family or first given name as written, when it has no key (scoreCandidates compares only those so). */
+function nativeFamily(p: Probe) {
+  return p.keys.familyKey === null ? p.keys.familyNative : null
+}
+function nativeGiven(p: Probe) {
+  return p.keys.givenKey === null ? p.keys.givenNative : null
+}
 
 /** The lookups of every probe under each criterion, each distinct key once however many rows share it. */
 function candidateLookups(probes: Probe[]) {
@@ -391,7 +420,7 @@ function candidateLookups(probes: Probe[]) {
 }
 
 /** What scoring reads of a candidate: read by the lookup that finds it, not by a second probe of its id. */
-const CANDIDATE_COLUMNS = sql`p.id, p.family_key, p.given_key, p.family_dm, p.given_dm, p.phone_numbers, p.email, p.ssn_hmac, p.address, p.birth_date`
+const CANDIDATE_COLUMNS = sql`p.id, p.family_key, p.given_key, p.family_dm, p.given_dm, p.family_name, p.given_names, p.phone_numbers, p.email, p.ssn_hmac, p.address, p.birth_date`
 
 // The organisation is a filter only (IS NOT DISTINCT FROM is not indexable): as an index condition,
 // which the planner picks while its statistics have not seen the organisation grow, every lookup
@@ -404,15 +433,15 @@ const candidateOf = (org: string) => sql`p.organization_id IS NOT DISTINCT FROM 
  */
 const candidateColumns = (from: RawBuilder<unknown>) => sql`
   SELECT json_build_array(array_agg(p.id), array_agg(p.family_key), array_agg(p.given_key), array_agg(p.family_dm), array_agg(p.given_dm),
-    array_agg(to_json(p.phone_numbers)), array_agg(p.email), array_agg(p.ssn_hmac), array_agg(p.address), array_agg(p.birth_date::text))
+    array_agg(patient_native_key(p.family_name)), array_agg(patient_native_key(split_part(btrim(p.given_names), ' ', 1))), array_agg(to_json(p.phone_numbers)), array_agg(p.email), array_agg(p.ssn_hmac), array_agg(p.address), array_agg(p.birth_date::text))
   FROM ${from}`
 
 type Col<T> = T[] | null
-function parseCandidates([id, familyKey, givenKey, familyDm, givenDm, phones, email, ssnHmac, address, birthDate]: [
-  Col<string>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string[]>, Col<string | null>, Col<string | null>, Col<unknown>, Col<string>,
+function parseCandidates([id, familyKey, givenKey, familyDm, givenDm, familyNative, givenNative, phones, email, ssnHmac, address, birthDate]: [
+  Col<string>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string | null>, Col<string[]>, Col<string | null>, Col<string | null>, Col<unknown>, Col<string>,
 ]): Candidate[] {
   return (id ?? []).map((cid, i) => ({
-    id: cid, familyKey: familyKey![i], givenKey: givenKey![i], familyDm: familyDm![i], givenDm: givenDm![i],
+    id: cid, familyKey: familyKey![i], givenKey: givenKey![i], familyDm: familyDm![i], givenDm: givenDm![i], familyNative: familyNative![i], givenNative: givenNative![i],
     phoneNumbers: phones![i], email: email![i], ssnHmac: ssnHmac![i], address: address![i] as Candidate['address'], birthDate: birthDate![i],
   }))
 }

@@ -101,6 +101,9 @@ export interface DuplicateProbeRow {
   givenKey: string | null
   familyDm: string | null
   givenDm: string | null
+  /** The family name and first given name as written (patient_native_key). */
+  familyNative: string | null
+  givenNative: string | null
   phoneNumbers: string[]
   email: string | null
   ssnHmac: string | null
@@ -149,12 +152,13 @@ export async function insertPatient(
     identified AS (INSERT INTO patient_identifier (organization_id, patient_id, system, value)
                    SELECT p."organizationId", p."id", v.system, v.value FROM p, ${recordset(identifiers, [['system', 'system', 'text'], ['value', 'value', 'text']])}),
     audited AS (${audit(sql<boolean>`EXISTS (SELECT 1 FROM p)`)})
-    SELECT p.*, f.proceed, f.family_key "familyKey", f.family_dm "familyDm", f.family_dm_alt "familyDmAlt", f.given_key "givenKey", f.given_dm "givenDm", f.candidates
+    SELECT p.*, f.proceed, f.family_key "familyKey", f.family_dm "familyDm", f.family_dm_alt "familyDmAlt", f.given_key "givenKey", f.given_dm "givenDm",
+           f.family_native "familyNative", f.given_native "givenNative", f.candidates
     FROM f LEFT JOIN p ON true`.execute(plain(db))
   const r = rows[0]
   if (!r) return undefined
-  const { proceed, familyKey, familyDm, familyDmAlt, givenKey, givenDm, candidates, ...patient } = r
-  if (!proceed) return { keys: { familyKey, familyDm, familyDmAlt, givenKey, givenDm }, candidates }
+  const { proceed, familyKey, familyDm, familyDmAlt, givenKey, givenDm, familyNative, givenNative, candidates, ...patient } = r
+  if (!proceed) return { keys: { familyKey, familyDm, familyDmAlt, givenKey, givenDm, familyNative, givenNative }, candidates }
   const sorted = [...identifiers].sort((a, b) => a.system.localeCompare(b.system) || a.value.localeCompare(b.value))
   return { patient: { ...patient, facilityIds: [row.facilityId], identifiers: sorted.map(({ system, value }) => ({ system, value })) } }
 }
@@ -185,24 +189,25 @@ export async function unlinkPatientFromFacility(trx: Transaction<Database>, pati
   return rows.length > 0
 }
 
+/**
+ * A name's keys: the Latin key and phonetic codes of the family name and the first given name,
+ * and both as written (patient_native_key), what names in scripts without a romanisation are
+ * searched and compared by.
+ */
 export interface NameKeys {
   familyKey: string | null
   familyDm: string | null
   familyDmAlt: string | null
   givenKey: string | null
   givenDm: string | null
-}
-
-/** A searched name's keys, with the names as written for a family name without a key (patient_native_key, searchPatientsByNativeName). */
-export interface SearchNameKeys extends NameKeys {
   familyNative: string | null
   givenNative: string | null
 }
 
 /** Search keys of names ([family, given] pairs), computed in one round trip by the same SQL functions as the stored generated columns. */
-export async function nameKeys(db: Db, names: [string, string | null][]): Promise<SearchNameKeys[]> {
+export async function nameKeys(db: Db, names: [string, string | null][]): Promise<NameKeys[]> {
   const values = names.map(([family, given], i) => sql`(${i}::int, ${family}::text, ${given}::text)`)
-  const { rows } = await sql<SearchNameKeys>`
+  const { rows } = await sql<NameKeys>`
     SELECT k.f AS family_key, dmetaphone(k.f) AS family_dm, dmetaphone_alt(k.f) AS family_dm_alt,
            k.g AS given_key, dmetaphone(k.g) AS given_dm, patient_native_key(k.family) AS family_native, patient_native_key(k.given) AS given_native
     FROM (SELECT n.ord, n.family, n.given, patient_name_key(n.family) AS f, patient_name_key(n.given) AS g FROM (VALUES ${sql.join(values)}) AS n(ord, family, given)) k

@@ -208,11 +208,14 @@ const normAddress = (a: unknown) => {
  * Scores candidates: name (up to 0.4: exact family 0.25 / phonetic 0.15, exact first given 0.15
  * / phonetic 0.1), birth date 0.3, phone 0.15, email 0.1, address 0.1, SSN 0.5; capped at 1.
  * A same-name same-birth-date record scores 0.7; a name-alike with the same phone and birth date too.
- * A name without keys (one in a script the keys do not romanise, such as Han, or a placeholder such
- * as "-"; migration 20261128T160000Z says what is romanised) matches nothing: two such names are
- * not the same name, and the probe, which looks names up by their keys, would never have found the
- * pair by them.
+ * A name without a key (one in a script the keys do not romanise, such as Han; migration
+ * 20261128T160000Z says what is romanised) matches another only as written (patient_native_key,
+ * case and all), exactly: 王 is 王, and 王 and 汪 are not alike; a placeholder such as "-" has
+ * neither and matches nothing.
  */
+const sameAsWritten = (key: string | null, native: string | null, otherKey: string | null, otherNative: string | null) =>
+  key === null && otherKey === null && native !== null && native === otherNative
+
 export function scoreCandidates(
   candidates: repo.DuplicateProbeRow[],
   p: { keys: repo.NameKeys; birthDate: string; phones: string[]; email: string | null; ssnHmac: string | null; address: unknown },
@@ -224,8 +227,10 @@ export function scoreCandidates(
       const matched: string[] = []
       if (p.keys.familyKey && c.familyKey === p.keys.familyKey) (score += 0.25), matched.push('familyName')
       else if (p.keys.familyDm && c.familyDm === p.keys.familyDm) (score += 0.15), matched.push('familyName')
+      else if (sameAsWritten(p.keys.familyKey, p.keys.familyNative, c.familyKey, c.familyNative)) (score += 0.25), matched.push('familyName')
       if (p.keys.givenKey && c.givenKey === p.keys.givenKey) (score += 0.15), matched.push('givenNames')
       else if (p.keys.givenDm && c.givenDm === p.keys.givenDm) (score += 0.1), matched.push('givenNames')
+      else if (sameAsWritten(p.keys.givenKey, p.keys.givenNative, c.givenKey, c.givenNative)) (score += 0.15), matched.push('givenNames')
       if (c.birthDate === p.birthDate) (score += 0.3), matched.push('birthDate')
       if (p.phones.some((n) => c.phoneNumbers.includes(n))) (score += 0.15), matched.push('phone')
       if (p.email && c.email?.toLowerCase() === p.email.toLowerCase()) (score += 0.1), matched.push('email')

@@ -161,6 +161,29 @@ t.test('batch imports', async (t) => {
     ])
   })
 
+  await t.test('names in a script without a romanisation: the criteria find them as written, among committed patients and within the batch', async (t) => {
+    const ids = (value: string) => [{ system: 'urn:ehr:native', value }]
+    const first = await importFile(ndjson([
+      { familyName: '王', givenNames: '小明', birthDate: '1961-01-01', identifiers: ids('N1') },
+      { familyName: '김', givenNames: '민준', birthDate: '1962-02-02', identifiers: ids('N2'), phones: [{ use: 'mobile', number: '+15550007002' }] },
+    ]))
+    t.match(first.job, { created: 2 })
+    const [wang, kim] = first.results.map((r) => r.recordId)
+    const { job, results: rows } = await importFile(ndjson([
+      // Birth date and the whole name as written.
+      { familyName: '王', givenNames: '小明', birthDate: '1961-01-01', identifiers: ids('M1') },
+      // A phone, the given name and the birth date (another family name).
+      { familyName: '박', givenNames: '민준', birthDate: '1962-02-02', identifiers: ids('M2'), phones: [{ use: 'mobile', number: '+15550007002' }] },
+      // 汪 is not 王: created; and the next row, the same as it, is its duplicate within the batch.
+      { familyName: '汪', givenNames: '小明', birthDate: '1961-01-01', identifiers: ids('M3') },
+      { familyName: '汪', givenNames: '小明', birthDate: '1961-01-01', identifiers: ids('M4') },
+    ]))
+    t.match(job, { created: 1, duplicates: 3 })
+    t.same(rows.map((r) => [r.outcome, r.problem?.candidates.map((c: { id: string }) => c.id) ?? []]), [
+      ['duplicate', [wang]], ['duplicate', [kim]], ['created', []], ['duplicate', [rows[2].recordId]],
+    ])
+  })
+
   await t.test('CSV: quoting, an embedded newline, a UTF-8 BOM, nested columns and booleans', async (t) => {
     const csv = '\uFEFFfamilyName,givenNames,birthDate,identifiers.0.system,identifiers.0.value,address.line1,address.city,address.postalCode,communication.smsReminders\r\n' +
       '"O\'Brien, Jr",Seán,1975-03-04,urn:ehr:csv,C1,"12 ""Quoted"" Rd\nUnit 4",Albany,12207,true\r\n' +

@@ -4,6 +4,7 @@ import { bearer, buildTestApp } from '../../helpers/app.ts'
 import { createPatient, orgWithFacility } from '../../helpers/factories.ts'
 import * as transliteration from '../../../migrations/20261128T160000Z-name-key-transliteration.ts'
 import * as nativeKey from '../../../migrations/20261128T170000Z-name-native-key.ts'
+import * as nativeDuplicates from '../../../migrations/20261128T190000Z-native-name-duplicates.ts'
 
 // The keys are stored columns: changing the function that computes them must recompute the rows
 // it keys differently, or searches (which key the words typed with the new function) miss them.
@@ -50,4 +51,18 @@ t.test('the native name key indexes the patients registered before it, and down(
   const res = await app.inject({ url: `/patients?name=${encodeURIComponent('王 小明')}`, headers: bearer(desk) })
   t.equal(res.statusCode, 200)
   t.same(res.json().items.map((p: { id: string }) => p.id), [wang.id], 'a patient registered before the migration is found')
+})
+
+t.test('the native duplicate probe: down() restores the probe that never found a name without a key; up() finds it again', async (t) => {
+  const { db } = await buildTestApp(t)
+  const { facility } = await orgWithFacility(db)
+  const wang = await createPatient(db, facility.id, { familyName: '王', givenNames: '小明', birthDate: '1968-03-09' })
+  // The probe as a registration of another 王 小明 born that day calls it (nothing seen yet).
+  const probe = async () => (await sql<{ r: Record<string, unknown> }>`
+    SELECT to_jsonb(r) AS r FROM patient_registration_check(${facility.id}, '王', '小明', '1968-03-09', '{}'::text[], NULL, NULL, true, '{}'::uuid[]) r`.execute(db.kysely)).rows[0].r
+
+  await nativeDuplicates.down(db.kysely)
+  t.same((await probe()).candidates, [], 'before it, a name without a key was never looked up by its name')
+  await nativeDuplicates.up(db.kysely)
+  t.match(await probe(), { candidates: [{ id: wang.id, familyKey: null, familyNative: '王', givenNative: '小明', birthDate: '1968-03-09' }], family_native: '王', given_native: '小明' })
 })

@@ -202,6 +202,24 @@ t.test('patients', async (t) => {
     t.equal(other.statusCode, 201, 'the same name born another day is not')
   })
 
+  await t.test('a name in a script without a romanisation is a possible duplicate of itself as written, not of a similar-looking one', async (t) => {
+    const wang = await create({ familyName: '王', givenNames: '小明', birthDate: '1968-03-09', phones: [{ number: '+15558880001', use: 'mobile' }] })
+    t.equal(wang.statusCode, 201, wang.body)
+    const again = await create({ familyName: '王', givenNames: '小明', birthDate: '1968-03-09' })
+    t.equal(again.statusCode, 409, 'was 201: the probe looked names up by Latin keys only')
+    t.same(again.json().candidates, [{ id: wang.json().id, score: 0.7, matchedFields: ['familyName', 'givenNames', 'birthDate'] }])
+    const fullWidth = await create({ familyName: '王', givenNames: '小明　', birthDate: '1968-03-09' })
+    t.equal(fullWidth.statusCode, 409, 'a trailing full-width space is no difference')
+    const sameFamily = await create({ familyName: '王', givenNames: '小红', birthDate: '1968-03-09' })
+    t.equal(sameFamily.statusCode, 201, 'the family name and the birth date alone (0.55) are below the threshold')
+    const alike = await create({ familyName: '汪', givenNames: '小明', birthDate: '1968-03-09' })
+    t.equal(alike.statusCode, 201, '汪 is not 王: names as written match exactly or not at all')
+    const byPhone = await create({ familyName: '李', givenNames: '小明', birthDate: '1968-03-09', phones: [{ number: '+15558880001', use: 'home' }] })
+    t.equal(byPhone.statusCode, 409, 'the given name, the birth date and a phone (0.6)')
+    t.same(byPhone.json().candidates.map((c: { id: string }) => c.id), [wang.json().id])
+    t.same(byPhone.json().candidates[0].matchedFields, ['givenNames', 'birthDate', 'phone'])
+  })
+
   await t.test('merge moves identifiers and every reference, including tables the code does not know, in one transaction', async (t) => {
     const admin = await ctx.token(['admin', 'front_desk'], [facility.id])
     const survivor = (await create({ familyName: 'Moreau', givenNames: 'Claire', birthDate: '1979-06-06' })).json()
