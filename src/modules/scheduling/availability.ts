@@ -1,9 +1,9 @@
-import { addDays } from '../../lib/dates.ts'
 /**
  * Local wall-clock time in an IANA zone <-> instants, and the one function that turns weekly
  * availability rules, one-off extra availability and blocks into free intervals of instants.
  * Everything daylight-saving related happens here and nowhere else.
  */
+import { addDays } from '../../lib/dates.ts'
 
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
