@@ -405,12 +405,16 @@ export async function searchPatients(ctx: RequestContext, phi: PhiCrypto, q: Sea
     if (rows.length === 0) {
       // The search assumed keys for the words it was given (repo.searchPatientsByName): a family
       // name without a key is searched as written (a script without a romanisation here) or, with
-      // nothing to search by, refused; a given name without letters searched again by the family
-      // name alone; a first page still empty looks for misspellings.
+      // nothing to search by, refused; a word in such a script before one in letters ("王 Wei",
+      // family name first as that script writes it) is the family name; a given name without
+      // letters searched again by the family name alone; a first page still empty looks for
+      // misspellings.
       const [keys] = await repo.nameKeys(ctx.db, [[name.family, name.given]])
       if (!keys.familyKey) {
         if (!keys.familyNative) throw new BadRequestError('The name has no letters to search by', [{ pointer: 'name', detail: 'no letters' }])
         rows = await repo.searchPatientsByNativeName(ctx.db, filter, { family: keys.familyNative, given: keys.givenNative, givenKey: keys.givenKey, swappable: name.swappable }, cursor, limit)
+      } else if (name.swappable && keys.givenKey === null && keys.givenNative) {
+        rows = await repo.searchPatientsByNativeName(ctx.db, filter, { family: keys.givenNative, given: name.family, givenKey: keys.familyKey, swappable: false }, cursor, limit)
       } else {
         if (name.given !== null && keys.givenKey === null) rows = await repo.searchPatientsByName(ctx.db, filter, { family: name.family, given: null, swappable: false }, cursor, limit)
         if (rows.length === 0 && !cursor) rows = await repo.searchPatientsByTrigram(ctx.db, filter, keys, limit)

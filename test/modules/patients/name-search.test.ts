@@ -116,7 +116,12 @@ t.test('name search', async (t) => {
     t.same(events.map((e) => [e.verb, e.patientId]).sort(), byId([wangXiaoming, wangFang]).map((id) => ['patient.search', id]).sort(), 'one search event per patient shown')
 
     const wangWei = await make('王', 'Wéi')
-    for (const name of ['Wéi 王', 'wei 王', 'WEI 王', 'We 王', '王, wei']) t.same(await ids(name), [wangWei.id], `${name}: a given name in letters compares by its key, as a Latin one does`)
+    for (const name of ['Wéi 王', 'wei 王', 'WEI 王', 'We 王', '王, wei', '王 Wei', '王 wéi', '王 We']) t.same(await ids(name), [wangWei.id], `${name}: a given name in letters compares by its key, as a Latin one does, written before or after the family name`)
+    const latinWei = await make('Wei', 'Lin')
+    t.same(await ids('王 Wei'), [wangWei.id], 'the family name is the word in the script without a romanisation, not the Latin family name Wei')
+    t.same(await ids('Lin Wei'), [latinWei.id], 'a Latin name is searched as before')
+    await make('Lin', 'Mei')
+    t.same(await ids('王 Lin'), [], 'no 王 whose given name is Lin: an empty page, not the patients of the Latin family name Lin')
 
     const { facility: elsewhere } = await orgWithFacility(db)
     const other = await ctx.token('front_desk', [elsewhere.id])
