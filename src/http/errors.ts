@@ -81,8 +81,9 @@ export class ForbiddenError extends ProblemError {
   }
 }
 export class NotFoundError extends ProblemError {
-  constructor(what: string) {
-    super(404, 'not-found', 'Not Found', `${what} not found`)
+  /** `errors`: where the request named it, when that is not the path (an item of a list in the body). */
+  constructor(what: string, errors?: { pointer: string; detail: string }[]) {
+    super(404, 'not-found', 'Not Found', `${what} not found`, errors ? { errors } : {})
   }
 }
 export class ConflictError extends ProblemError {

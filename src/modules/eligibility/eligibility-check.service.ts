@@ -261,6 +261,12 @@ export async function createBatch(ctx: RequestContext, body: CreateBatchBody): P
     if (body.items) {
       if (!body.providerNpi) throw new BadRequestError('providerNpi is required with items', [{ pointer: '/providerNpi', detail: 'required with items' }])
       checkNpi(body.providerNpi, '/providerNpi')
+      // Every coverage listed must be one the batch can check (its runner acts at this facility):
+      // refused here, naming the item, rather than by the item table's foreign key (an unknown id)
+      // or item by item later (a patient the facility cannot reach).
+      const reachable = new Set((await repo.coveragesReachableFrom(trx, body.facilityId, body.items.map((i) => i.coverageId))).map((c) => c.id))
+      const missing = body.items.findIndex((i) => !reachable.has(i.coverageId))
+      if (missing >= 0) throw new NotFoundError('Coverage', [{ pointer: `/items/${missing}/coverageId`, detail: 'no such coverage of a patient of this facility' }])
       items = body.items.map((i) => ({ ...i, providerNpi: body.providerNpi!, appointmentId: null }))
     } else {
       if (!(await appointmentTableExists(trx))) throw new UnprocessableError('appointments-unavailable', 'Appointments are not available in this deployment; list items instead')

@@ -203,6 +203,16 @@ export const coveragesInForce = (db: Db, patientId: string, date: string) =>
 
 // ---- batches -----------------------------------------------------------------------------
 
+/** Of these coverages, those whose patient the facility can reach (registered there or linked to it), as a batch there runs them. */
+export const coveragesReachableFrom = (db: Db, facilityId: string, coverageIds: string[]) =>
+  db.selectFrom('coverage').innerJoin('patient', 'patient.id', 'coverage.patientId').select('coverage.id')
+    .where('coverage.id', 'in', scopeIds(coverageIds))
+    .where((eb) => eb.or([
+      eb('patient.facilityId', '=', facilityId),
+      eb.exists(eb.selectFrom('patientFacility').select('patientFacility.patientId').whereRef('patientFacility.patientId', '=', 'patient.id').where('patientFacility.facilityId', '=', facilityId)),
+    ]))
+    .execute()
+
 export const insertBatch = (db: Db, v: { facilityId: string; total: number; serviceTypeCodes: string[]; requestedBy: string }) =>
   db.insertInto('eligibilityBatch').values(v).returningAll().executeTakeFirstOrThrow()
 

@@ -268,7 +268,8 @@ export const eligibilityRoutes: FastifyPluginAsync = async (app) => {
       description:
         'Either listed coverage and date items, or every appointment of the facility on `appointmentDate` (each with its own provider and ' +
         'date of service). 202 with the batch; follow its progress at GET /eligibility-check-batches/{batchId}. At most ' +
-        'ELIGIBILITY_BATCH_CONCURRENCY checks run at once.',
+        'ELIGIBILITY_BATCH_CONCURRENCY checks run at once. A listed coverage that does not exist, or whose patient is neither ' +
+        'registered at nor linked to the facility, is 404 naming the item (`errors[0].pointer`), and no batch is created.',
       headers: IdempotencyHeaders, body: CreateBatchBodySchema,
       response: { 202: ref('EligibilityBatch'), ...problems(400, 401, 403, 404, 413, 415, 422, 503) },
     },
