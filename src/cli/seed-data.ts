@@ -3,15 +3,11 @@ import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
 import type { Database } from '../db/database.ts'
 import { addDays } from '../lib/dates.ts'
+import { DEMO, DEMO_ELIGIBILITY, DEMO_PATIENTS, DEMO_ROI, DEMO_SCHEDULING, demoAvailabilityRuleId } from '../lib/demo-ids.ts'
 import { dateIn } from '../modules/roi/roi-common.ts'
 
-/** Fixed ids so the README's examples work against a seeded trial server. */
-export const DEMO = {
-  organizationId: '5e0c3d8a-1111-4a6b-9c1d-000000000001',
-  hospitalId: '5e0c3d8a-2222-4a6b-9c1d-000000000001',
-  clinicId: '5e0c3d8a-2222-4a6b-9c1d-000000000002',
-  ascId: '5e0c3d8a-2222-4a6b-9c1d-000000000003',
-}
+// The ids live in src/lib/demo-ids.ts so that the OpenAPI examples can name them too.
+export { DEMO, DEMO_ELIGIBILITY, DEMO_PATIENTS, DEMO_ROI, DEMO_SCHEDULING }
 
 /** Loads the demo organisation; running it again changes nothing. */
 export async function seedDemo(db: Kysely<Database>, _config: Config, log: Pick<Logger, 'info'>) {
@@ -19,7 +15,7 @@ export async function seedDemo(db: Kysely<Database>, _config: Config, log: Pick<
     await trx.insertInto('organization').values({ id: DEMO.organizationId, name: 'Riverside Health (demo)' } as never)
       .onConflict((oc) => oc.column('id').doNothing()).execute()
     await trx.insertInto('facility').values([
-      { id: DEMO.hospitalId, organizationId: DEMO.organizationId, name: 'Riverside General Hospital', kind: 'hospital', timeZone: 'America/New_York', npi: '1234567893', stateCode: 'NY' },
+      { id: DEMO.hospitalId, organizationId: DEMO.organizationId, name: 'Riverside General Hospital', kind: 'hospital', timeZone: 'America/New_York', npi: DEMO.hospitalNpi, stateCode: 'NY' },
       { id: DEMO.clinicId, organizationId: DEMO.organizationId, name: 'Riverside Family Clinic', kind: 'clinic', timeZone: 'America/New_York', stateCode: 'NY', roiDeadlineDays: 15 },
       { id: DEMO.ascId, organizationId: DEMO.organizationId, name: 'Riverside Surgery Center', kind: 'ambulatory_surgery_center', timeZone: 'America/Chicago', stateCode: 'IL' },
     ] as never).onConflict((oc) => oc.column('id').doNothing()).execute()
@@ -31,39 +27,18 @@ export async function seedDemo(db: Kysely<Database>, _config: Config, log: Pick<
   log.info({ organizationId: DEMO.organizationId, facilities: [DEMO.hospitalId, DEMO.clinicId, DEMO.ascId] }, 'demo organisation loaded')
 }
 
-/** Demo patients at the demo hospital (fixed ids and MRNs; MRNs carry their Luhn check digit). */
-export const DEMO_PATIENTS = [
-  { id: '5e0c3d8a-3333-4a6b-9c1d-000000000001', mrn: '900000019', familyName: 'Smith', givenNames: 'John Paul', birthDate: '1961-07-04', administrativeSex: 'male' },
-  { id: '5e0c3d8a-3333-4a6b-9c1d-000000000002', mrn: '900000027', familyName: 'Garcia', givenNames: 'Maria Elena', birthDate: '1985-02-14', administrativeSex: 'female' },
-  { id: '5e0c3d8a-3333-4a6b-9c1d-000000000003', mrn: '900000035', familyName: 'Nguyen', givenNames: 'Linh', birthDate: '1993-09-30', administrativeSex: 'female' },
-  { id: '5e0c3d8a-3333-4a6b-9c1d-000000000004', mrn: '900000043', familyName: "O'Brien", givenNames: 'Sean', birthDate: '1978-12-01', administrativeSex: 'male' },
-] as const
-
 async function seedDemoPatients(trx: Kysely<Database>) {
   await trx.insertInto('patient').values(DEMO_PATIENTS.map((p) => ({
     ...p, organizationId: DEMO.organizationId, facilityId: DEMO.hospitalId,
     phones: JSON.stringify([{ use: 'mobile', number: `+1555555${p.mrn.slice(-4)}` }]), phoneNumbers: [`+1555555${p.mrn.slice(-4)}`],
   }))).onConflict((oc) => oc.column('id').doNothing()).execute()
-  await trx.insertInto('patientFacility').values(DEMO_PATIENTS.map((p) => ({ patientId: p.id, facilityId: DEMO.hospitalId })))
+  // John Smith is also a patient of the clinic, where Dr. Ruiz's bookable hours are: the
+  // scheduling examples book him there.
+  await trx.insertInto('patientFacility').values([...DEMO_PATIENTS.map((p) => ({ patientId: p.id, facilityId: DEMO.hospitalId })), { patientId: DEMO_PATIENTS[0].id, facilityId: DEMO.clinicId }])
     .onConflict((oc) => oc.doNothing()).execute()
 }
 
 /** Demo scheduling reference data: providers, rooms, appointment types and weekly availability. */
-export const DEMO_SCHEDULING = {
-  familyMedicineId: '5e0c3d8a-4444-4a6b-9c1d-000000000001',
-  generalSurgeryId: '5e0c3d8a-4444-4a6b-9c1d-000000000002',
-  drRuizId: '5e0c3d8a-5555-4a6b-9c1d-000000000001',
-  drOkaforId: '5e0c3d8a-5555-4a6b-9c1d-000000000002',
-  clinicExam1Id: '5e0c3d8a-6666-4a6b-9c1d-000000000001',
-  clinicExam2Id: '5e0c3d8a-6666-4a6b-9c1d-000000000002',
-  hospitalExamId: '5e0c3d8a-6666-4a6b-9c1d-000000000003',
-  hospitalOrId: '5e0c3d8a-6666-4a6b-9c1d-000000000004',
-  ascOrId: '5e0c3d8a-6666-4a6b-9c1d-000000000005',
-  newPatientTypeId: '5e0c3d8a-7777-4a6b-9c1d-000000000001',
-  followUpTypeId: '5e0c3d8a-7777-4a6b-9c1d-000000000002',
-  surgicalConsultTypeId: '5e0c3d8a-7777-4a6b-9c1d-000000000003',
-}
-
 async function seedDemoScheduling(trx: Kysely<Database>) {
   const S = DEMO_SCHEDULING
   await trx.insertInto('specialty').values([
@@ -71,8 +46,8 @@ async function seedDemoScheduling(trx: Kysely<Database>) {
     { id: S.generalSurgeryId, code: 'general-surgery', name: 'General surgery' },
   ]).onConflict((oc) => oc.doNothing()).execute()
   await trx.insertInto('provider').values([
-    { id: S.drRuizId, organizationId: DEMO.organizationId, npi: '1245319599', displayName: 'Dr. Ana Ruiz, MD' },
-    { id: S.drOkaforId, organizationId: DEMO.organizationId, npi: '1987654328', displayName: 'Dr. Samuel Okafor, MD, FACS' },
+    { id: S.drRuizId, organizationId: DEMO.organizationId, npi: S.drRuizNpi, displayName: 'Dr. Ana Ruiz, MD' },
+    { id: S.drOkaforId, organizationId: DEMO.organizationId, npi: S.drOkaforNpi, displayName: 'Dr. Samuel Okafor, MD, FACS' },
   ]).onConflict((oc) => oc.doNothing()).execute()
   await trx.insertInto('providerSpecialty').values([
     { providerId: S.drRuizId, specialtyId: S.familyMedicineId },
@@ -108,25 +83,11 @@ async function seedDemoScheduling(trx: Kysely<Database>) {
     ...[1, 3].map((weekday) => ({ providerId: S.drOkaforId, facilityId: DEMO.hospitalId, resourceId: S.hospitalExamId, weekday, startTime: '09:00', endTime: '12:00' })),
   ]
   await trx.insertInto('availabilityRule').values(rules.map((r, i) => ({
-    ...r, id: `5e0c3d8a-8888-4a6b-9c1d-${String(i + 1).padStart(12, '0')}`, effectiveFrom: '2026-01-01', effectiveTo: null,
+    ...r, id: demoAvailabilityRuleId(i + 1), effectiveFrom: '2026-01-01', effectiveTo: null,
   }))).onConflict((oc) => oc.doNothing()).execute()
 }
 
 /** Demo payers (two of them the sandbox's down and slow payers), plans, a network, coverages and a fee schedule. */
-export const DEMO_ELIGIBILITY = {
-  acmeId: '5e0c3d8a-8888-4a6b-9c1d-000000000001',
-  tricareId: '5e0c3d8a-8888-4a6b-9c1d-000000000002',
-  downPayerId: '5e0c3d8a-8888-4a6b-9c1d-000000000003',
-  slowPayerId: '5e0c3d8a-8888-4a6b-9c1d-000000000004',
-  acmeNetworkId: '5e0c3d8a-8888-4a6b-9c1d-000000000011',
-  acmeGoldId: '5e0c3d8a-8888-4a6b-9c1d-000000000021',
-  tricareSelectId: '5e0c3d8a-8888-4a6b-9c1d-000000000022',
-  downPlanId: '5e0c3d8a-8888-4a6b-9c1d-000000000023',
-  slowPlanId: '5e0c3d8a-8888-4a6b-9c1d-000000000024',
-  smithCoverageId: '5e0c3d8a-8888-4a6b-9c1d-000000000031',
-  garciaCoverageId: '5e0c3d8a-8888-4a6b-9c1d-000000000032',
-}
-
 async function seedDemoEligibility(trx: Kysely<Database>) {
   const E = DEMO_ELIGIBILITY
   await trx.insertInto('payer').values([
@@ -138,7 +99,7 @@ async function seedDemoEligibility(trx: Kysely<Database>) {
   await trx.insertInto('network').values({ id: E.acmeNetworkId, payerId: E.acmeId, name: 'Acme Choice' } as never)
     .onConflict((oc) => oc.doNothing()).execute()
   // Dr. Ruiz is in the Acme network; Dr. Okafor is not.
-  await trx.insertInto('providerNetwork').values({ networkId: E.acmeNetworkId, npi: '1245319599', effectiveFrom: '2026-01-01' })
+  await trx.insertInto('providerNetwork').values({ networkId: E.acmeNetworkId, npi: DEMO_SCHEDULING.drRuizNpi, effectiveFrom: '2026-01-01' })
     .onConflict((oc) => oc.doNothing()).execute()
   const design = { copayCents: 2500, deductibleCents: 150000, familyDeductibleCents: 300000, coinsurancePercent: 20, oopMaxCents: 600000, oonDeductibleCents: 300000, oonCoinsurancePercent: 40, oonOopMaxCents: 1200000 }
   await trx.insertInto('plan').values([
@@ -160,18 +121,6 @@ async function seedDemoEligibility(trx: Kysely<Database>) {
 }
 
 /** Demo release-of-information work: the NY copy-fee schedule, requests in several states, disclosures. */
-export const DEMO_ROI = {
-  nyScheduleId: '5e0c3d8a-9999-4a6b-9c1d-000000000001',
-  smithAccessId: '5e0c3d8a-9999-4a6b-9c1d-000000000011',
-  garciaAttorneyId: '5e0c3d8a-9999-4a6b-9c1d-000000000012',
-  nguyenSubpoenaId: '5e0c3d8a-9999-4a6b-9c1d-000000000013',
-  obrienOverdueId: '5e0c3d8a-9999-4a6b-9c1d-000000000014',
-  garciaAuthorizationId: '5e0c3d8a-9999-4a6b-9c1d-000000000021',
-  nguyenReleaseId: '5e0c3d8a-9999-4a6b-9c1d-000000000031',
-  nguyenDisclosureId: '5e0c3d8a-9999-4a6b-9c1d-000000000041',
-  obrienPublicHealthId: '5e0c3d8a-9999-4a6b-9c1d-000000000042',
-}
-
 async function seedDemoRoi(trx: Kysely<Database>) {
   const R = DEMO_ROI
   // Dates relative to the day of seeding, so the work queue always has something due and overdue.

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { PageQuery } from '../../http/pagination.ts'
 import { PURPOSES_OF_USE } from '../../http/security.ts'
+import { DEMO, DEMO_PATIENTS } from '../../lib/demo-ids.ts'
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
 const Uuid = (description: string) => Type.String({ format: 'uuid', description })
@@ -43,8 +44,8 @@ export const AuditEventSchema = Type.Object(
     additionalProperties: false,
     examples: [{
       id: '4711', occurredAt: '2026-11-27T10:15:02.123456Z', requestId: '3f0c2a9e-1d4b-4c8e-9a7f-2b6d5e8c1a40',
-      actor: { sub: 'jdoe', roles: ['front_desk'] }, facilityId: '0b9d2f4e-3c1a-4f47-9a55-6c0e2b7f1d11', action: 'read', verb: 'patient.read',
-      resourceType: 'patient', resourceId: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d', patientId: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d', outcome: 'success',
+      actor: { sub: 'jdoe', roles: ['front_desk'] }, facilityId: DEMO.hospitalId, action: 'read', verb: 'patient.read',
+      resourceType: 'patient', resourceId: DEMO_PATIENTS[0].id, patientId: DEMO_PATIENTS[0].id, outcome: 'success',
       purposeOfUse: 'TREAT', clientIp: '10.1.2.3', userAgent: 'frontdesk/2.4', breakGlass: false, detail: null, seq: '4702',
       hash: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', sealedAt: '2026-11-27T10:15:03.001Z',
     }],
@@ -82,8 +83,8 @@ export const TimeRangeQuery = Type.Object(
 
 export const ExportQuery = Type.Object(
   {
-    from: Instant('Events at or after this instant.'),
-    to: Instant('Events before this instant.'),
+    from: { ...Instant('Events at or after this instant.'), examples: ['2026-11-01T00:00:00Z'] },
+    to: { ...Instant('Events before this instant.'), examples: ['2026-12-01T00:00:00Z'] },
   },
   { additionalProperties: false },
 )
@@ -186,8 +187,8 @@ export const AccessReportEntrySchema = Type.Object(
     additionalProperties: false,
     examples: [{
       eventId: '4711', occurredAt: '2026-11-27T10:15:02.123456Z', actor: { sub: 'jdoe', roles: ['front_desk'] }, action: 'read', verb: 'patient.read',
-      resourceType: 'patient', resourceId: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d', purposeOfUse: 'TREAT', breakGlass: false, outcome: 'success',
-      facilityId: '0b9d2f4e-3c1a-4f47-9a55-6c0e2b7f1d11',
+      resourceType: 'patient', resourceId: DEMO_PATIENTS[0].id, purposeOfUse: 'TREAT', breakGlass: false, outcome: 'success',
+      facilityId: DEMO.hospitalId,
     }],
   },
 )

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { DEMO, DEMO_ELIGIBILITY, DEMO_PATIENTS, DEMO_SCHEDULING } from '../../lib/demo-ids.ts'
 
 const Id = (description: string) => Type.String({ format: 'uuid', description })
 const DateOnly = (description: string) => Type.String({ format: 'date', description })
@@ -11,13 +12,17 @@ const Percent = (description: string) => Type.Union([Type.Integer({ minimum: 0, 
 const ServiceTypeCode = Type.String({ pattern: '^[0-9A-Z]{1,2}$', description: 'X12 service type code (EB03/EQ01), e.g. 30 health benefit plan coverage, 98 professional office visit.' })
 const Cpt = Type.String({ pattern: '^[0-9A-Z]{5}$', description: 'CPT or HCPCS code.' })
 
+// Examples name the demo's rows: John Paul Smith's Acme Gold PPO coverage (Acme Health Plans, Acme
+// Choice network), checked and priced at the demo hospital for Dr. Ruiz, who is in that network.
+// Checks, batches and estimates are not seeded: their ids are illustrative.
 const ex = {
-  payerId: '3f6b2a10-4c1d-4e8f-9a2b-5d6e7f809101',
-  networkId: '3f6b2a10-4c1d-4e8f-9a2b-5d6e7f809102',
-  planId: '3f6b2a10-4c1d-4e8f-9a2b-5d6e7f809103',
-  coverageId: '3f6b2a10-4c1d-4e8f-9a2b-5d6e7f809104',
-  patientId: '9a1c7e52-0f3b-4d2a-8c6e-1b2d3f4a5b6c',
-  facilityId: '0b9d2f4e-3c1a-4f47-9a55-6c0e2b7f1d11',
+  payerId: DEMO_ELIGIBILITY.acmeId,
+  networkId: DEMO_ELIGIBILITY.acmeNetworkId,
+  planId: DEMO_ELIGIBILITY.acmeGoldId,
+  coverageId: DEMO_ELIGIBILITY.smithCoverageId,
+  patientId: DEMO_PATIENTS[0].id,
+  facilityId: DEMO.hospitalId,
+  providerNpi: DEMO_SCHEDULING.drRuizNpi,
   checkId: '3f6b2a10-4c1d-4e8f-9a2b-5d6e7f809105',
   at: '2026-11-27T10:00:00.000Z',
 }
@@ -31,7 +36,7 @@ export const PayerSchema = Type.Object(
   { $id: 'Payer', additionalProperties: false, examples: [{ id: ex.payerId, name: 'Acme Health Plans', x12PayerId: 'ACME1', version: 1, createdAt: ex.at, updatedAt: ex.at }] },
 )
 export type Payer = Static<typeof PayerSchema>
-export const CreatePayerBodySchema = Type.Object({ name: Name, x12PayerId: X12PayerId }, { additionalProperties: false, examples: [{ name: 'Acme Health Plans', x12PayerId: 'ACME1' }] })
+export const CreatePayerBodySchema = Type.Object({ name: Name, x12PayerId: X12PayerId }, { additionalProperties: false, examples: [{ name: 'Blue Ridge Health', x12PayerId: 'BLUERIDGE1' }] })
 export const UpdatePayerBodySchema = Type.Object(
   { name: Type.Optional(Name), x12PayerId: Type.Optional(X12PayerId) },
   { additionalProperties: false, minProperties: 1, examples: [{ name: 'Acme Health' }] },
@@ -41,7 +46,7 @@ export const NetworkSchema = Type.Object(
   { id: Id('Network id.'), payerId: Id('Payer.'), name: Name, createdAt: Stamp },
   { $id: 'Network', additionalProperties: false, examples: [{ id: ex.networkId, payerId: ex.payerId, name: 'Acme Choice', createdAt: ex.at }] },
 )
-export const CreateNetworkBodySchema = Type.Object({ name: Name }, { additionalProperties: false, examples: [{ name: 'Acme Choice' }] })
+export const CreateNetworkBodySchema = Type.Object({ name: Name }, { additionalProperties: false, examples: [{ name: 'Acme Choice Plus' }] })
 
 export const ParticipationSchema = Type.Object(
   {
@@ -50,7 +55,7 @@ export const ParticipationSchema = Type.Object(
     effectiveFrom: DateOnly('First day in network.'),
     effectiveTo: Type.Union([DateOnly('Last day in network.'), Type.Null()]),
   },
-  { $id: 'NetworkParticipation', additionalProperties: false, examples: [{ networkId: ex.networkId, npi: '1234567893', effectiveFrom: '2026-01-01', effectiveTo: null }] },
+  { $id: 'NetworkParticipation', additionalProperties: false, examples: [{ networkId: ex.networkId, npi: ex.providerNpi, effectiveFrom: '2026-01-01', effectiveTo: null }] },
 )
 export const PutParticipationBodySchema = Type.Object(
   { effectiveFrom: DateOnly('First day in network.'), effectiveTo: Type.Optional(Type.Union([DateOnly('Last day in network.'), Type.Null()])) },
@@ -103,7 +108,7 @@ const optionalDesign = {
 }
 export const CreatePlanBodySchema = Type.Object(
   { payerId: Id('Payer.'), networkId: Type.Optional(Type.Union([Id('Network.'), Type.Null()])), name: Name, planType: PlanType, ...optionalDesign },
-  { additionalProperties: false, examples: [planExample] },
+  { additionalProperties: false, examples: [{ ...planExample, name: 'Acme Silver PPO' }] },
 )
 export type CreatePlanBody = Static<typeof CreatePlanBodySchema>
 export const UpdatePlanBodySchema = Type.Object(
@@ -114,7 +119,7 @@ export type UpdatePlanBody = Static<typeof UpdatePlanBodySchema>
 
 export const NetworkProviderSchema = Type.Object(
   { npi: Npi, effectiveFrom: DateOnly('First day in network.'), effectiveTo: Type.Union([DateOnly('Last day in network.'), Type.Null()]) },
-  { $id: 'NetworkProvider', additionalProperties: false, examples: [{ npi: '1234567893', effectiveFrom: '2026-01-01', effectiveTo: null }] },
+  { $id: 'NetworkProvider', additionalProperties: false, examples: [{ npi: ex.providerNpi, effectiveFrom: '2026-01-01', effectiveTo: null }] },
 )
 
 // ---- coverages ---------------------------------------------------------------------------
@@ -148,7 +153,7 @@ export const CoverageSchema = Type.Object(
     $id: 'Coverage', additionalProperties: false,
     examples: [{
       id: ex.coverageId, patientId: ex.patientId, planId: ex.planId, payerId: ex.payerId, priority: 'primary', status: 'active', relationship: 'self',
-      subscriber: null, memberId: 'XJH123456789', groupNumber: 'G-88120', effectiveFrom: '2026-01-01', effectiveTo: null,
+      subscriber: null, memberId: 'ACM100200300', groupNumber: 'G-88120', effectiveFrom: '2026-01-01', effectiveTo: null,
       verifiedAt: null, verifiedActive: null, version: 1, createdAt: ex.at, updatedAt: ex.at,
     }],
   },
@@ -240,7 +245,7 @@ export const EligibilityCheckSchema = Type.Object(
     $id: 'EligibilityCheck', additionalProperties: false,
     examples: [{
       id: ex.checkId, coverageId: ex.coverageId, patientId: ex.patientId, facilityId: ex.facilityId, batchId: null, appointmentId: null,
-      status: 'complete', serviceTypeCodes: ['30'], providerNpi: '1234567893', providerInNetwork: true, dateOfService: '2026-11-27', gateway: 'sandbox',
+      status: 'complete', serviceTypeCodes: ['30'], providerNpi: ex.providerNpi, providerInNetwork: true, dateOfService: '2026-11-27', gateway: 'sandbox',
       active: true, planDescription: 'ACME GOLD PPO', coverageStart: '2026-01-01', coverageEnd: null,
       benefits: [{
         code: 'B', kind: 'co-payment', coverageLevel: 'IND', serviceTypeCodes: ['98'], insuranceType: 'PR', planDescription: null, timePeriod: 'visit',
@@ -264,7 +269,7 @@ export const CreateEligibilityCheckBodySchema = Type.Object(
     appointmentId: Type.Optional(Id('Appointment the check is for (its date of service is used when dateOfService is absent).')),
     facilityId: Type.Optional(Id("Facility the check is made for; default the patient's registering facility when you may act for it.")),
   },
-  { additionalProperties: false, examples: [{ coverageId: ex.coverageId, serviceTypeCodes: ['30', '98'], providerNpi: '1234567893', dateOfService: '2026-11-27' }] },
+  { additionalProperties: false, examples: [{ coverageId: ex.coverageId, serviceTypeCodes: ['30', '98'], providerNpi: ex.providerNpi, dateOfService: '2026-11-27' }] },
 )
 export type CreateEligibilityCheckBody = Static<typeof CreateEligibilityCheckBodySchema>
 
@@ -282,7 +287,7 @@ export const CreateBatchBodySchema = Type.Object(
   {
     additionalProperties: false,
     examples: [
-      { facilityId: ex.facilityId, providerNpi: '1234567893', items: [{ coverageId: ex.coverageId, dateOfService: '2026-11-28' }] },
+      { facilityId: ex.facilityId, providerNpi: ex.providerNpi, items: [{ coverageId: ex.coverageId, dateOfService: '2026-11-28' }] },
       { facilityId: ex.facilityId, appointmentDate: '2026-11-28' },
     ],
   },
@@ -308,7 +313,7 @@ export const BatchSchema = Type.Object(
       counts: { complete: 1, rejected: 0, failed: 0, timeout: 0, queued: 1 },
       items: [
         { position: 0, coverageId: ex.coverageId, dateOfService: '2026-11-28', status: 'complete', checkId: ex.checkId, errorCode: null },
-        { position: 1, coverageId: '3f6b2a10-4c1d-4e8f-9a2b-5d6e7f809107', dateOfService: '2026-11-28', status: 'queued', checkId: null, errorCode: null },
+        { position: 1, coverageId: DEMO_ELIGIBILITY.garciaCoverageId, dateOfService: '2026-11-28', status: 'queued', checkId: null, errorCode: null },
       ],
       createdAt: ex.at, completedAt: null,
     }],
@@ -374,14 +379,14 @@ export const EstimateSchema = Type.Object(
     $id: 'Estimate', additionalProperties: false,
     examples: [{
       id: '3f6b2a10-4c1d-4e8f-9a2b-5d6e7f809108', patientId: ex.patientId, facilityId: ex.facilityId, coverageId: ex.coverageId, eligibilityCheckId: ex.checkId,
-      kind: 'insured', inNetwork: true, totalChargeCents: 40000, patientShareCents: 40000, planShareCents: 0,
+      kind: 'insured', inNetwork: true, totalChargeCents: 140000, patientShareCents: 118000, planShareCents: 22000,
       lines: [{
-        cptCode: '70551', units: 1, serviceTypeCode: '30', chargeCents: 40000, chargeSource: 'fee-schedule',
-        copay: { amountCents: 0, source: { benefitIndex: null, code: null, timePeriod: null, note: 'no copay for this service type' } },
-        deductible: { amountCents: 40000, source: { benefitIndex: 4, code: 'C', timePeriod: 'remaining', note: 'deductible remaining 112500 before this line' } },
-        coinsurance: { amountCents: 0, source: { benefitIndex: 5, code: 'A', timePeriod: null, note: '20% of 0 after deductible' } },
-        outOfPocketCap: { amountCents: 0, source: { benefitIndex: 8, code: 'G', timePeriod: 'remaining', note: 'out-of-pocket remaining 450000 before this line' } },
-        patientShareCents: 40000, planShareCents: 0,
+        cptCode: '70551', units: 1, serviceTypeCode: '30', chargeCents: 140000, chargeSource: 'fee-schedule',
+        copay: { amountCents: 0, source: { benefitIndex: null, code: null, timePeriod: null, note: 'no copay for this service type and network' } },
+        deductible: { amountCents: 112500, source: { benefitIndex: 4, code: 'C', timePeriod: 'remaining', note: 'deductible remaining: 112500 before this line' } },
+        coinsurance: { amountCents: 5500, source: { benefitIndex: 5, code: 'A', timePeriod: null, note: '20% of 27500 after deductible' } },
+        outOfPocketCap: { amountCents: 0, source: { benefitIndex: 8, code: 'G', timePeriod: 'remaining', note: 'out-of-pocket remaining: 450000 before this line' } },
+        patientShareCents: 118000, planShareCents: 22000,
       }],
       createdAt: ex.at,
     }],
@@ -408,14 +413,14 @@ export const CreateEstimateBodySchema = Type.Object(
       { minItems: 1, maxItems: 50 },
     ),
   },
-  { additionalProperties: false, examples: [{ patientId: ex.patientId, coverageId: ex.coverageId, providerNpi: '1234567893', services: [{ cptCode: '70551' }] }] },
+  { additionalProperties: false, examples: [{ patientId: ex.patientId, coverageId: ex.coverageId, providerNpi: ex.providerNpi, services: [{ cptCode: '70551' }] }] },
 )
 export type CreateEstimateBody = Static<typeof CreateEstimateBodySchema>
 
 export const PayerParams = Type.Object({ payerId: Id('Payer id.') })
 export const PlanParams = Type.Object({ planId: Id('Plan id.') })
 export const NetworkParams = Type.Object({ networkId: Id('Network id.') })
-export const ParticipationParams = Type.Object({ networkId: Id('Network id.'), npi: Npi })
+export const ParticipationParams = Type.Object({ networkId: Id('Network id.'), npi: { ...Npi, examples: [ex.providerNpi] } })
 export const PatientParams = Type.Object({ patientId: Id('Patient id.') })
 export const CoverageParams = Type.Object({ coverageId: Id('Coverage id.') })
 export const CheckParams = Type.Object({ checkId: Id('Eligibility check id.') })

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { DEMO } from '../../lib/demo-ids.ts'
 
 export const IMPORT_KINDS = ['patients', 'coverages', 'providers', 'appointments'] as const
 export type ImportKind = (typeof IMPORT_KINDS)[number]
@@ -18,7 +19,7 @@ export const CreateImportBodySchema = Type.Object(
     dryRun: Type.Optional(Type.Boolean({ default: false, description: 'Validate and report what would happen, writing nothing.' })),
     allowDuplicates: Type.Optional(Type.Boolean({ default: false, description: 'Patients: create new records even when they look like existing ones.' })),
   },
-  { additionalProperties: false, examples: [{ kind: 'patients', format: 'csv', facilityId: '5e0c3d8a-2222-4a6b-9c1d-000000000001' }] },
+  { additionalProperties: false, examples: [{ kind: 'patients', format: 'csv', facilityId: DEMO.hospitalId }] },
 )
 export type CreateImportBody = Static<typeof CreateImportBodySchema>
 
@@ -49,7 +50,7 @@ export const ImportSchema = Type.Object(
     $id: 'Import',
     additionalProperties: false,
     examples: [{
-      id: '7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f', facilityId: '5e0c3d8a-2222-4a6b-9c1d-000000000001', kind: 'patients', format: 'csv',
+      id: '7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f', facilityId: DEMO.hospitalId, kind: 'patients', format: 'csv',
       dryRun: false, allowDuplicates: false, status: 'completed', rowsRead: 1200, created: 1100, updated: 40, unchanged: 50, rejected: 8, duplicates: 2,
       problem: null, createdAt: '2026-11-27T10:00:00.000Z', updatedAt: '2026-11-27T10:00:09.000Z', completedAt: '2026-11-27T10:00:09.000Z',
     }],

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { DEMO } from '../../lib/demo-ids.ts'
 
 const Id = (description: string) => Type.String({ format: 'uuid', description })
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Display name.' })
@@ -14,7 +15,7 @@ export const OrganizationSchema = Type.Object(
   {
     $id: 'Organization',
     additionalProperties: false,
-    examples: [{ id: '7d3c9a52-8f3e-4f0e-9d7c-1c2b3a4d5e6f', name: 'Riverside Health', version: 1, createdAt: '2026-11-27T10:00:00.000Z', updatedAt: '2026-11-27T10:00:00.000Z' }],
+    examples: [{ id: DEMO.organizationId, name: 'Riverside Health (demo)', version: 1, createdAt: '2026-11-27T10:00:00.000Z', updatedAt: '2026-11-27T10:00:00.000Z' }],
   },
 )
 export type Organization = Static<typeof OrganizationSchema>
@@ -56,8 +57,8 @@ export const FacilitySchema = Type.Object(
     $id: 'Facility',
     additionalProperties: false,
     examples: [{
-      id: '0b9d2f4e-3c1a-4f47-9a55-6c0e2b7f1d11', organizationId: '7d3c9a52-8f3e-4f0e-9d7c-1c2b3a4d5e6f', name: 'Riverside General Hospital',
-      kind: 'hospital', timeZone: 'America/New_York', npi: '1234567893', stateCode: 'NY', roiDeadlineDays: 30, version: 1,
+      id: DEMO.hospitalId, organizationId: DEMO.organizationId, name: 'Riverside General Hospital',
+      kind: 'hospital', timeZone: 'America/New_York', npi: DEMO.hospitalNpi, stateCode: 'NY', roiDeadlineDays: 30, version: 1,
       createdAt: '2026-11-27T10:00:00.000Z', updatedAt: '2026-11-27T10:00:00.000Z',
     }],
   },
@@ -73,7 +74,7 @@ export const CreateFacilityBodySchema = Type.Object(
     stateCode: Type.Optional(StateCode),
     roiDeadlineDays: Type.Optional(RoiDeadlineDays),
   },
-  { additionalProperties: false, examples: [{ name: 'Riverside General Hospital', kind: 'hospital', timeZone: 'America/New_York', npi: '1234567893', stateCode: 'NY' }] },
+  { additionalProperties: false, examples: [{ name: 'Riverside North Hospital', kind: 'hospital', timeZone: 'America/New_York', npi: '1324567894', stateCode: 'NY' }] },
 )
 export type CreateFacilityBody = Static<typeof CreateFacilityBodySchema>
 

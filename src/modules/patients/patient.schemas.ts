@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { DEMO, DEMO_PATIENTS } from '../../lib/demo-ids.ts'
 
 const Id = (description: string) => Type.String({ format: 'uuid', description })
 const Text = (maxLength: number, description: string) => Type.String({ minLength: 1, maxLength, pattern: '\\S', description })
@@ -93,6 +94,9 @@ const demographics = {
   restriction: Type.Optional(Nullable(RestrictionSchema)),
 }
 
+/** The demo's John Paul Smith, at the demo hospital: the patient the examples name. */
+const smith = DEMO_PATIENTS[0]
+
 export const PatientSchema = Type.Object(
   {
     id: Id('Patient id.'),
@@ -134,9 +138,9 @@ export const PatientSchema = Type.Object(
     $id: 'Patient',
     additionalProperties: false,
     examples: [{
-      id: '3f1c2b7a-9d84-4e1f-8a6b-2c5d7e9f0a13', organizationId: '5e0c3d8a-1111-4a6b-9c1d-000000000001', facilityId: '5e0c3d8a-2222-4a6b-9c1d-000000000001',
-      facilityIds: ['5e0c3d8a-2222-4a6b-9c1d-000000000001'], mrn: '100000235', familyName: 'Smith', givenNames: 'John Paul', prefix: null, suffix: null,
-      preferredName: 'Jack', birthDate: '1980-05-17', administrativeSex: 'male', genderIdentity: null, language: 'en', maritalStatus: 'married',
+      id: smith.id, organizationId: DEMO.organizationId, facilityId: DEMO.hospitalId,
+      facilityIds: [DEMO.hospitalId], mrn: smith.mrn, familyName: smith.familyName, givenNames: smith.givenNames, prefix: null, suffix: null,
+      preferredName: 'Jack', birthDate: smith.birthDate, administrativeSex: smith.administrativeSex, genderIdentity: null, language: 'en', maritalStatus: 'married',
       address: { line1: '12 River Road', city: 'Albany', state: 'NY', postalCode: '12207', country: 'US' },
       phones: [{ use: 'mobile', number: '+15555550142' }], email: 'john.smith@example.org',
       emergencyContacts: [{ name: 'Mary Smith', relationship: 'spouse', phone: '+15555550143' }], guarantor: { relationship: 'self' },
@@ -164,7 +168,7 @@ export const CreatePatientBodySchema = Type.Object(
   {
     additionalProperties: false,
     examples: [{
-      facilityId: '5e0c3d8a-2222-4a6b-9c1d-000000000001', familyName: 'Smith', givenNames: 'John Paul', birthDate: '1980-05-17', administrativeSex: 'male',
+      facilityId: DEMO.hospitalId, familyName: 'Smith', givenNames: 'John Paul', birthDate: '1980-05-17', administrativeSex: 'male',
       phones: [{ use: 'mobile', number: '+15555550142' }], ssn: '123-45-6789', communication: { smsReminders: true },
     }],
   },
@@ -189,7 +193,7 @@ export const MergePatientBodySchema = Type.Object(
     survivorId: Id('The record that remains; the merged record points to it.'),
     reason: Text(500, 'Why the records are the same person (recorded in the audit trail).'),
   },
-  { additionalProperties: false, examples: [{ survivorId: '3f1c2b7a-9d84-4e1f-8a6b-2c5d7e9f0a13', reason: 'Same SSN and birth date; duplicate created at ED registration' }] },
+  { additionalProperties: false, examples: [{ survivorId: smith.id, reason: 'Same SSN and birth date; duplicate created at ED registration' }] },
 )
 export type MergePatientBody = Static<typeof MergePatientBodySchema>
 
@@ -224,7 +228,7 @@ export const RestrictedPatientSchema = Type.Object(
     id: Id('Patient id.'),
     restricted: Type.Literal(true, { description: 'Demographics withheld: read with X-Break-Glass-Reason, or join the care team.' }),
   },
-  { $id: 'RestrictedPatient', additionalProperties: false, examples: [{ id: '3f1c2b7a-9d84-4e1f-8a6b-2c5d7e9f0a13', restricted: true }] },
+  { $id: 'RestrictedPatient', additionalProperties: false, examples: [{ id: smith.id, restricted: true }] },
 )
 export type RestrictedPatient = Static<typeof RestrictedPatientSchema>
 

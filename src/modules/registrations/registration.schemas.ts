@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { DEMO, DEMO_PATIENTS, DEMO_SCHEDULING } from '../../lib/demo-ids.ts'
 import { AdministrativeSexSchema } from '../patients/patient.schemas.ts'
 
 const Id = (description: string) => Type.String({ format: 'uuid', description })
@@ -6,6 +7,9 @@ const Text = (maxLength: number, description: string) => Type.String({ minLength
 const Time = (description: string) => Type.String({ format: 'date-time', maxLength: 40, description })
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 const Obj = <P extends Record<string, TSchema>>(props: P, description?: string) => Type.Object(props, { additionalProperties: false, description })
+
+/** The demo's John Paul Smith, registered at the demo hospital: the patient the examples name. */
+const smith = DEMO_PATIENTS[0]
 
 const Clinician = Obj({
   name: Text(200, 'Clinician name.'),
@@ -73,9 +77,9 @@ export const CreateRegistrationBodySchema = Type.Union(
   {
     examples: [
       {
-        kind: 'outpatient_diagnostic', patientId: '3f1c2b7a-9d84-4e1f-8a6b-2c5d7e9f0a13', facilityId: '5e0c3d8a-2222-4a6b-9c1d-000000000001', location: 'Radiology',
+        kind: 'outpatient_diagnostic', patientId: smith.id, facilityId: DEMO.hospitalId, location: 'Radiology',
         plannedAt: '2026-12-01T14:00:00Z', copayDueCents: 2500,
-        details: { orderedTests: [{ code: '71046', description: 'Chest X-ray, 2 views' }], orderingProvider: { name: 'Dr. Ana Ruiz', npi: '1245319599' } },
+        details: { orderedTests: [{ code: '71046', description: 'Chest X-ray, 2 views' }], orderingProvider: { name: 'Dr. Ana Ruiz', npi: DEMO_SCHEDULING.drRuizNpi } },
       },
     ],
   },
@@ -122,8 +126,8 @@ export const RegistrationSchema = Type.Object(
     $id: 'Registration',
     additionalProperties: false,
     examples: [{
-      id: '9a7e3c21-5b4d-4c3e-8f2a-1d0b9c8e7f65', organizationId: '5e0c3d8a-1111-4a6b-9c1d-000000000001', facilityId: '5e0c3d8a-2222-4a6b-9c1d-000000000001',
-      patientId: '3f1c2b7a-9d84-4e1f-8a6b-2c5d7e9f0a13', kind: 'emergency', status: 'arrived', location: 'ED', plannedAt: null, referralRequired: false, copayDueCents: 0,
+      id: '9a7e3c21-5b4d-4c3e-8f2a-1d0b9c8e7f65', organizationId: DEMO.organizationId, facilityId: DEMO.hospitalId,
+      patientId: smith.id, kind: 'emergency', status: 'arrived', location: 'ED', plannedAt: null, referralRequired: false, copayDueCents: 0,
       details: { arrivalMode: 'walk_in' }, newborn: null, arrivedAt: '2026-11-27T10:05:00.000Z', startedAt: null, finishedAt: null, cancelledAt: null, cancelReason: null,
       flow: { state: 'waiting', waitingAt: '2026-11-27T10:05:00.000Z', roomedAt: null, withProviderAt: null, checkedOutAt: null }, esiLevel: 3, version: 3,
       createdAt: '2026-11-27T10:05:00.000Z', updatedAt: '2026-11-27T10:09:00.000Z',
@@ -193,7 +197,7 @@ export const PaymentSchema = Type.Object(
   {
     $id: 'Payment', additionalProperties: false,
     examples: [{
-      id: 'c2b1a0f9-8e7d-4c6b-9a5f-4e3d2c1b0a99', facilityId: '5e0c3d8a-2222-4a6b-9c1d-000000000001', patientId: '3f1c2b7a-9d84-4e1f-8a6b-2c5d7e9f0a13',
+      id: 'c2b1a0f9-8e7d-4c6b-9a5f-4e3d2c1b0a99', facilityId: DEMO.hospitalId, patientId: smith.id,
       registrationId: '9a7e3c21-5b4d-4c3e-8f2a-1d0b9c8e7f65', checkInId: null, kind: 'copay', amountCents: 2500, method: 'card', reference: 'AUTH-448812',
       receiptNumber: 'R-100231', collectedAt: '2026-11-27T10:06:00.000Z', refunds: [], refundedCents: 0,
     }],
@@ -246,7 +250,7 @@ export const CheckInSchema = Type.Object(
     $id: 'CheckIn', additionalProperties: false,
     examples: [{
       id: 'f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b', registrationId: '9a7e3c21-5b4d-4c3e-8f2a-1d0b9c8e7f65', appointmentId: null,
-      patientId: '3f1c2b7a-9d84-4e1f-8a6b-2c5d7e9f0a13', facilityId: '5e0c3d8a-2222-4a6b-9c1d-000000000001', arrivedAt: '2026-11-27T10:05:00.000Z',
+      patientId: smith.id, facilityId: DEMO.hospitalId, arrivedAt: '2026-11-27T10:05:00.000Z',
       eligibilityCheckId: null, consentForms: [{ form: 'General consent', signedAt: '2026-11-27T10:04:00Z' }], complete: ['demographics', 'insurance', 'consent', 'copayment'],
       missing: [], overrideReason: null, payments: [], createdAt: '2026-11-27T10:05:00.000Z',
     }],
@@ -307,7 +311,7 @@ export const IntakeSchema = Type.Object(
   {
     $id: 'Intake', additionalProperties: false,
     examples: [{
-      id: 'a9b8c7d6-e5f4-4a3b-9c2d-1e0f9a8b7c6d', registrationId: '9a7e3c21-5b4d-4c3e-8f2a-1d0b9c8e7f65', patientId: '3f1c2b7a-9d84-4e1f-8a6b-2c5d7e9f0a13',
+      id: 'a9b8c7d6-e5f4-4a3b-9c2d-1e0f9a8b7c6d', registrationId: '9a7e3c21-5b4d-4c3e-8f2a-1d0b9c8e7f65', patientId: smith.id,
       chiefComplaint: 'Abdominal pain since last night',
       answers: { requiresImmediateLifeSavingIntervention: false, highRiskSituation: false, confusedLethargicDisoriented: false, severePainOrDistress: false, painScore: 5, expectedResources: 2 },
       proposedEsi: 3, decisionPoint: 'C', esiLevel: 3, overrideReason: null, recordedAt: '2026-11-27T10:09:00.000Z',
@@ -345,7 +349,7 @@ export const QueueSchema = Type.Object(
     examples: [{
       asOf: '2026-11-27T10:30:00.000Z',
       entries: [{
-        registrationId: '9a7e3c21-5b4d-4c3e-8f2a-1d0b9c8e7f65', patientId: '3f1c2b7a-9d84-4e1f-8a6b-2c5d7e9f0a13', displayName: 'John Smith', location: 'ED',
+        registrationId: '9a7e3c21-5b4d-4c3e-8f2a-1d0b9c8e7f65', patientId: smith.id, displayName: 'John Paul Smith', location: 'ED',
         esiLevel: 3, arrivedAt: '2026-11-27T10:05:00.000Z', waitMinutes: 25,
         flow: { state: 'waiting', waitingAt: '2026-11-27T10:05:00.000Z', roomedAt: null, withProviderAt: null, checkedOutAt: null },
       }],

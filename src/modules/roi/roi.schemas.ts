@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { DEMO, DEMO_PATIENTS, DEMO_ROI } from '../../lib/demo-ids.ts'
 
 const Id = (description: string) => Type.String({ format: 'uuid', description })
 const Text = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description })
@@ -63,11 +64,21 @@ export const PAYMENT_METHODS = ['cash', 'check', 'card', 'ach', 'other'] as cons
 const Address = Text(500, 'Postal address, one string.')
 const Reason = Text(1000, 'Why: kept with the change (who and when are taken from the token and the clock).')
 
+// Examples name the demo's rows at the demo hospital (NY, whose copy-fee schedule the demo has):
+// Jordan Lee's request for Maria Elena Garcia's records under her authorization, John Paul Smith's
+// own request, the release of Linh Nguyen's records to the District Attorney, and the public-health
+// disclosure about Sean O'Brien. Attachments are not seeded: their ids are illustrative.
 const example = {
-  requestId: '3f1e2d4c-5b6a-4789-8abc-0d1e2f3a4b5c',
-  patientId: '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d',
-  facilityId: '0b9d2f4e-3c1a-4f47-9a55-6c0e2b7f1d11',
-  organizationId: '7d3c9a52-8f3e-4f0e-9d7c-1c2b3a4d5e6f',
+  organizationId: DEMO.organizationId,
+  facilityId: DEMO.hospitalId,
+  attachmentId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d',
+}
+const attorneyRequest = {
+  patientId: DEMO_PATIENTS[1].id, facilityId: example.facilityId,
+  requester: { type: 'attorney', name: 'Jordan Lee', organization: 'Lee & Partners LLP', address: '12 Court St, Albany NY 12207', email: 'records@leepartners.example' },
+  legalBasis: 'authorization', purpose: 'Personal injury claim',
+  recordsRequested: { types: ['clinical_notes', 'imaging_reports'], from: '2025-01-01', to: '2025-12-31' },
+  format: 'paper', deliveryMethod: 'mail', receivedOn: '2026-11-20',
 }
 
 const RequesterSchema = Type.Object(
@@ -105,13 +116,7 @@ export const CreateRoiRequestBodySchema = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{
-      patientId: example.patientId, facilityId: example.facilityId,
-      requester: { type: 'attorney', name: 'Jordan Lee', organization: 'Lee & Partners LLP', address: '12 Court St, Albany NY 12207', email: 'records@leepartners.example', phone: '+1 518 555 0142' },
-      legalBasis: 'authorization', purpose: 'Personal injury claim',
-      recordsRequested: { types: ['clinical_notes', 'imaging_reports'], from: '2025-01-01', to: '2025-12-31' },
-      format: 'electronic', deliveryMethod: 'secure_download', receivedOn: '2026-11-20',
-    }],
+    examples: [attorneyRequest],
   },
 )
 export type CreateRoiRequestBody = Static<typeof CreateRoiRequestBodySchema>
@@ -157,12 +162,9 @@ export const RoiRequestSchema = Type.Object(
     $id: 'RoiRequest',
     additionalProperties: false,
     examples: [{
-      id: example.requestId, organizationId: example.organizationId, facilityId: example.facilityId, patientId: example.patientId,
-      requester: { type: 'attorney', name: 'Jordan Lee', organization: 'Lee & Partners LLP', address: '12 Court St, Albany NY 12207', email: 'records@leepartners.example', phone: '+1 518 555 0142' },
-      legalBasis: 'authorization', purpose: 'Personal injury claim',
-      recordsRequested: { types: ['clinical_notes', 'imaging_reports'], from: '2025-01-01', to: '2025-12-31' },
-      format: 'electronic', deliveryMethod: 'secure_download', receivedOn: '2026-11-20', dueOn: '2026-12-20', extension: null,
-      effectiveDueOn: '2026-12-20', status: 'received', allowedTransitions: ['in_review', 'denied', 'withdrawn'], version: 1,
+      id: DEMO_ROI.garciaAttorneyId, organizationId: example.organizationId, ...attorneyRequest, requester: { ...attorneyRequest.requester, phone: null },
+      dueOn: '2026-12-20', extension: null, effectiveDueOn: '2026-12-20', status: 'pending_authorization',
+      allowedTransitions: ['in_review', 'in_progress', 'denied', 'withdrawn'], version: 1,
       createdAt: '2026-11-27T10:00:00.000Z', updatedAt: '2026-11-27T10:00:00.000Z',
     }],
   },
@@ -212,7 +214,7 @@ export const ExtensionBodySchema = Type.Object(
     reason: Reason,
     requesterNotifiedOn: DateOnly('Date the requester was told, in writing, of the reason and the new date; on or before the original due date.'),
   },
-  { additionalProperties: false, examples: [{ days: 30, reason: 'Records are in off-site storage', requesterNotifiedOn: '2026-12-01' }] },
+  { additionalProperties: false, examples: [{ days: 30, reason: 'Records are in off-site storage', requesterNotifiedOn: '2026-11-27' }] },
 )
 
 export const DenialBodySchema = Type.Object(
@@ -230,8 +232,8 @@ export const DenialBodySchema = Type.Object(
   {
     additionalProperties: false,
     examples: [{
-      grounds: ['psychotherapy_notes'], deniedRecordTypes: ['psychotherapy_notes'],
-      explanation: 'Psychotherapy notes are excluded from the right of access.',
+      grounds: ['research_in_progress'], deniedRecordTypes: ['lab_results'],
+      explanation: 'The results of the clinical trial you joined are withheld until it ends, as you agreed when you enrolled.',
       complaintRightsText: 'You may complain to our Privacy Officer (privacy@riverside.example) or to the Secretary of HHS.',
       sentOn: '2026-11-27',
     }],
@@ -257,8 +259,8 @@ export const DenialSchema = Type.Object(
     $id: 'RoiDenial',
     additionalProperties: false,
     examples: [{
-      requestId: example.requestId, scope: 'partial', grounds: ['psychotherapy_notes'], reviewable: false, deniedRecordTypes: ['psychotherapy_notes'],
-      explanation: 'Psychotherapy notes are excluded from the right of access.', reviewRightsText: null,
+      requestId: DEMO_ROI.smithAccessId, scope: 'partial', grounds: ['research_in_progress'], reviewable: false, deniedRecordTypes: ['lab_results'],
+      explanation: 'The results of the clinical trial you joined are withheld until it ends, as you agreed when you enrolled.', reviewRightsText: null,
       complaintRightsText: 'You may complain to our Privacy Officer or to the Secretary of HHS.', sentOn: '2026-11-27', deniedBy: 'user-42', createdAt: '2026-11-27T10:00:00.000Z',
     }],
   },
@@ -290,7 +292,7 @@ export const CreateAuthorizationBodySchema = Type.Object(authorizationFields, {
   examples: [{
     descriptionOfInformation: 'Clinical notes and imaging reports, 2025', disclosingParty: 'Riverside General Hospital',
     recipient: 'Lee & Partners LLP, 12 Court St, Albany NY 12207', purpose: 'At the request of the individual', expiresOn: '2027-06-30',
-    signedBy: 'Pat Example', signedOn: '2026-11-18', signedByRepresentative: false,
+    signedBy: 'Maria Elena Garcia', signedOn: '2026-11-18', signedByRepresentative: false,
     statements: { rightToRevoke: true, conditioning: true, redisclosure: true },
   }],
 })
@@ -321,12 +323,12 @@ export const AuthorizationSchema = Type.Object(
     $id: 'RoiAuthorization',
     additionalProperties: false,
     examples: [{
-      id: '6c5b4a39-2817-4f60-9e5d-4c3b2a190817', requestId: example.requestId,
+      id: DEMO_ROI.garciaAuthorizationId, requestId: DEMO_ROI.garciaAttorneyId,
       descriptionOfInformation: 'Clinical notes and imaging reports, 2025', disclosingParty: 'Riverside General Hospital',
       recipient: 'Lee & Partners LLP', purpose: 'At the request of the individual', expiresOn: '2027-06-30', expirationEvent: null,
-      signedBy: 'Pat Example', signedOn: '2026-11-18', signedByRepresentative: false, representativeAuthority: null,
-      statements: { rightToRevoke: true, conditioning: true, redisclosure: true }, formAttachmentId: null,
-      revokedOn: null, revocationReceivedOn: null, problems: [], createdAt: '2026-11-27T10:00:00.000Z',
+      signedBy: 'Maria Elena Garcia', signedOn: '2026-11-18', signedByRepresentative: false, representativeAuthority: null,
+      statements: { rightToRevoke: true, conditioning: true, redisclosure: false }, formAttachmentId: null,
+      revokedOn: null, revocationReceivedOn: null, problems: ['statements.redisclosure'], createdAt: '2026-11-27T10:00:00.000Z',
     }],
   },
 )
@@ -356,7 +358,7 @@ export const AttachmentSchema = Type.Object(
     $id: 'RoiAttachment',
     additionalProperties: false,
     examples: [{
-      id: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d', requestId: example.requestId, kind: 'authorization_form', mediaType: 'application/pdf', sizeBytes: 48213,
+      id: example.attachmentId, requestId: DEMO_ROI.garciaAttorneyId, kind: 'authorization_form', mediaType: 'application/pdf', sizeBytes: 48213,
       sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', pageCount: 2, createdBy: 'user-42', createdAt: '2026-11-27T10:00:00.000Z',
     }],
   },
@@ -443,7 +445,7 @@ export const InvoiceSchema = Type.Object(
     $id: 'RoiInvoice',
     additionalProperties: false,
     examples: [{
-      requestId: example.requestId, method: 'fee_schedule', laborCents: 0, suppliesCents: 0, postageCents: 0, pages: 120, scheduleBaseCents: 0,
+      requestId: DEMO_ROI.garciaAttorneyId, method: 'fee_schedule', laborCents: 0, suppliesCents: 0, postageCents: 0, pages: 120, scheduleBaseCents: 0,
       schedulePageCents: 9000, totalCents: 9000, paidCents: 0, balanceCents: 9000, status: 'open', paymentMethod: null, paymentReference: null,
       paidOn: null, waiverReason: null, createdAt: '2026-11-27T10:00:00.000Z', updatedAt: '2026-11-27T10:00:00.000Z',
     }],
@@ -488,8 +490,8 @@ export const ReleaseBodySchema = Type.Object(
   {
     additionalProperties: false,
     examples: [{
-      documents: [{ recordType: 'clinical_notes', description: 'Progress notes 2025', pages: 14, attachmentId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d' }],
-      deliveryMethod: 'secure_download',
+      documents: [{ recordType: 'clinical_notes', description: 'Emergency department notes', pages: 18 }],
+      deliveryMethod: 'pickup',
     }],
   },
 )
@@ -523,15 +525,20 @@ export const ReleaseSchema = Type.Object(
     $id: 'RoiRelease',
     additionalProperties: false,
     examples: [{
-      id: '2b3c4d5e-6f70-4819-a2b3-c4d5e6f70819', requestId: example.requestId,
-      documents: [{ attachmentId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d', recordType: 'clinical_notes', description: 'Progress notes 2025', pages: 14, sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' }],
-      totalPages: 14, recipientName: 'Jordan Lee', recipientAddress: '12 Court St, Albany NY 12207', deliveryMethod: 'secure_download',
-      releasedAt: '2026-11-27T15:00:00.000Z', releasedBy: 'user-42', disclosureId: '4d5e6f70-8192-4a3b-9c4d-5e6f70819203',
+      id: DEMO_ROI.nguyenReleaseId, requestId: DEMO_ROI.nguyenSubpoenaId,
+      documents: [{ attachmentId: null, recordType: 'clinical_notes', description: 'Emergency department notes', pages: 18, sha256: null }],
+      totalPages: 18, recipientName: 'Albany County District Attorney', recipientAddress: '6 Lodge St, Albany NY 12207', deliveryMethod: 'pickup',
+      releasedAt: '2026-11-27T15:00:00.000Z', releasedBy: 'user-42', disclosureId: DEMO_ROI.nguyenDisclosureId,
     }],
   },
 )
 export type Release = Static<typeof ReleaseSchema>
 
+const publicHealthDisclosure = {
+  facilityId: example.facilityId, legalBasis: 'public_health',
+  recipient: { name: 'New York State Department of Health', address: 'Corning Tower, Albany NY 12237' },
+  description: 'Reportable communicable disease notification with laboratory result',
+}
 export const DisclosureSchema = Type.Object(
   {
     id: Id('Disclosure id.'),
@@ -551,9 +558,8 @@ export const DisclosureSchema = Type.Object(
     $id: 'Disclosure',
     additionalProperties: false,
     examples: [{
-      id: '4d5e6f70-8192-4a3b-9c4d-5e6f70819203', patientId: example.patientId, facilityId: example.facilityId, requestId: null, legalBasis: 'public_health',
-      accountable: true, disclosedAt: '2026-11-02T14:00:00.000Z', recipient: { name: 'County Department of Health', address: '1 Civic Plaza, Albany NY 12207' },
-      description: 'Reportable condition notification with laboratory result', purpose: 'Communicable disease reporting (164.512(b))',
+      id: DEMO_ROI.obrienPublicHealthId, patientId: DEMO_PATIENTS[3].id, ...publicHealthDisclosure, requestId: null,
+      accountable: true, disclosedAt: '2026-11-02T14:00:00.000Z', purpose: 'Communicable disease reporting (164.512(b))',
       recordedBy: 'user-42', createdAt: '2026-11-02T14:05:00.000Z',
     }],
   },
@@ -572,9 +578,7 @@ export const RecordDisclosureBodySchema = Type.Object(
   {
     additionalProperties: false,
     examples: [{
-      facilityId: example.facilityId, legalBasis: 'public_health', disclosedAt: '2026-11-02T14:00:00Z',
-      recipient: { name: 'County Department of Health', address: '1 Civic Plaza, Albany NY 12207' },
-      description: 'Reportable condition notification with laboratory result', purpose: 'Communicable disease reporting (164.512(b))',
+      ...publicHealthDisclosure, disclosedAt: '2026-11-02T14:00:00Z', purpose: 'Communicable disease reporting (164.512(b))',
     }],
   },
 )
@@ -600,5 +604,5 @@ export const US_STATE_CODES = new Set([
   'MO', 'MT', 'NE', 'NV', 'NH', 'NJ', 'NM', 'NY', 'NC', 'ND', 'OH', 'OK', 'OR', 'PA', 'RI', 'SC', 'SD', 'TN', 'TX', 'UT', 'VT', 'VA', 'WA', 'WV', 'WI',
   'WY', 'AS', 'GU', 'MP', 'PR', 'VI',
 ])
-export const StateParams = Type.Object({ stateCode: Type.String({ pattern: '^[A-Z]{2}$', description: 'USPS state code; an unknown one is 404.' }) })
+export const StateParams = Type.Object({ stateCode: Type.String({ pattern: '^[A-Z]{2}$', description: 'USPS state code; an unknown one is 404.', examples: ['NY'] }) })
 export const FacilityParams = Type.Object({ facilityId: Id('Facility id.') })

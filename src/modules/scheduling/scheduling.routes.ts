@@ -21,7 +21,10 @@ const removal = (item: TSchema) => ({
 const sendRemoval = <T extends { version: number }>(reply: FastifyReply, r: reference.Removal<T>) =>
   r.outcome === 'deleted' ? reply.code(204).send() : sendVersioned(reply, r.resource)
 const Uuid = (description: string) => Type.String({ format: 'uuid', description })
-const Window = { from: Type.String({ format: 'date-time', maxLength: 40 }), to: Type.String({ format: 'date-time', maxLength: 40 }) }
+const Window = {
+  from: Type.String({ format: 'date-time', maxLength: 40, examples: [S.EXAMPLE_WEEK.from] }),
+  to: Type.String({ format: 'date-time', maxLength: 40, examples: [S.EXAMPLE_WEEK.to] }),
+}
 
 export const schedulingRoutes: FastifyPluginAsync = async (app) => {
   for (const schema of [S.SpecialtySchema, S.ProviderSchema, S.ResourceSchema, S.AppointmentTypeSchema, S.AvailabilityRuleSchema, S.AvailabilityExceptionSchema,

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { PageQuery } from '../../http/pagination.ts'
+import { DEMO, DEMO_PATIENTS, DEMO_SCHEDULING } from '../../lib/demo-ids.ts'
 
 const Id = (description: string) => Type.String({ format: 'uuid', description })
 const Text = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description })
@@ -14,17 +15,28 @@ const Npi = Type.String({ pattern: '^[0-9]{10}$', description: 'NPI: 10 digits, 
 const Code = Type.String({ pattern: '^[a-z0-9-]{1,64}$', maxLength: 64, description: 'Lower-case code.' })
 const Reason = Text(500, 'Why (free text, kept with the record, not in the audit trail).')
 
+// Examples name the demo organisation's rows, so that they work against a seeded server: John Paul
+// Smith's new-patient visit with Dr. Ruiz in Exam 1 at the clinic; his referral to Dr. Okafor
+// (general surgery) and his case in OR 1 at the hospital. Appointments, holds, blocks, referrals,
+// cases and waitlist entries are not seeded: their ids are illustrative.
 const EX = {
-  facility: '0b9d2f4e-3c1a-4f47-9a55-6c0e2b7f1d11',
-  org: '7d3c9a52-8f3e-4f0e-9d7c-1c2b3a4d5e6f',
-  provider: '3f1a6c2e-7b8d-4e9f-a0b1-c2d3e4f5a6b7',
-  room: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
-  type: '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f',
-  patient: 'b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e',
+  org: DEMO.organizationId,
+  clinic: DEMO.clinicId,
+  hospital: DEMO.hospitalId,
+  ruiz: DEMO_SCHEDULING.drRuizId,
+  okafor: DEMO_SCHEDULING.drOkaforId,
+  exam1: DEMO_SCHEDULING.clinicExam1Id,
+  hospitalOr: DEMO_SCHEDULING.hospitalOrId,
+  newPatientVisit: DEMO_SCHEDULING.newPatientTypeId,
+  familyMedicine: DEMO_SCHEDULING.familyMedicineId,
+  generalSurgery: DEMO_SCHEDULING.generalSurgeryId,
+  patient: DEMO_PATIENTS[0].id,
   appointment: 'e5f6a7b8-c9d0-4e1f-a2b3-c4d5e6f7a8b9',
-  specialty: '4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a',
+  block: 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f',
   referral: '6f7a8b9c-0d1e-4f2a-b3c4-d5e6f7a8b9c0',
 }
+/** A week of Dr. Ruiz's clinic hours: the window of the slot and calendar examples. */
+export const EXAMPLE_WEEK = { from: '2026-12-07T00:00:00-05:00', to: '2026-12-12T00:00:00-05:00' }
 
 export const ResourceKindSchema = Type.Union([Type.Literal('exam-room'), Type.Literal('procedure-room'), Type.Literal('operating-room'), Type.Literal('equipment')],
   { description: 'What a resource is.' },
@@ -36,7 +48,7 @@ const Version = Type.Integer({ minimum: 1, description: 'Row version; the ETag c
 
 export const SpecialtySchema = Type.Object(
   { id: Id('Specialty id.'), code: Code, name: Text(200, 'Display name.'), active: Active, version: Version },
-  { $id: 'Specialty', additionalProperties: false, examples: [{ id: EX.specialty, code: 'cardiology', name: 'Cardiology', active: true, version: 1 }] },
+  { $id: 'Specialty', additionalProperties: false, examples: [{ id: EX.familyMedicine, code: 'family-medicine', name: 'Family medicine', active: true, version: 1 }] },
 )
 export const CreateSpecialtyBodySchema = Type.Object(
   { code: Code, name: Text(200, 'Display name.') },
@@ -44,7 +56,7 @@ export const CreateSpecialtyBodySchema = Type.Object(
 )
 export const UpdateSpecialtyBodySchema = Type.Object(
   { name: Type.Optional(Text(200, 'Display name.')), active: Type.Optional(Active) },
-  { additionalProperties: false, minProperties: 1, examples: [{ name: 'Cardiovascular disease' }] },
+  { additionalProperties: false, minProperties: 1, examples: [{ name: 'Family and community medicine' }] },
 )
 export type UpdateSpecialtyBody = Static<typeof UpdateSpecialtyBodySchema>
 
@@ -61,7 +73,10 @@ export const ProviderSchema = Type.Object(
   },
   {
     $id: 'Provider', additionalProperties: false,
-    examples: [{ id: EX.provider, organizationId: EX.org, npi: '1234567893', displayName: 'Dr. Ana Ruiz, MD', specialtyIds: [EX.specialty], facilityIds: [EX.facility], active: true, version: 1 }],
+    examples: [{
+      id: EX.ruiz, organizationId: EX.org, npi: DEMO_SCHEDULING.drRuizNpi, displayName: 'Dr. Ana Ruiz, MD', specialtyIds: [EX.familyMedicine],
+      facilityIds: [EX.hospital, EX.clinic], active: true, version: 1,
+    }],
   },
 )
 export const CreateProviderBodySchema = Type.Object(
@@ -71,7 +86,7 @@ export const CreateProviderBodySchema = Type.Object(
     specialtyIds: Type.Array(Id('Specialty.'), { maxItems: 10, uniqueItems: true, default: [] }),
     facilityIds: Type.Array(Id('Facility.'), { minItems: 1, maxItems: 50, uniqueItems: true, description: 'Facilities of one organisation.' }),
   },
-  { additionalProperties: false, examples: [{ npi: '1234567893', displayName: 'Dr. Ana Ruiz, MD', specialtyIds: [EX.specialty], facilityIds: [EX.facility] }] },
+  { additionalProperties: false, examples: [{ npi: '1467503292', displayName: 'Dr. Priya Shah, MD', specialtyIds: [EX.familyMedicine], facilityIds: [EX.clinic] }] },
 )
 export type CreateProviderBody = Static<typeof CreateProviderBodySchema>
 export const UpdateProviderBodySchema = Type.Object(
@@ -104,7 +119,7 @@ export type ProviderListQuery = Static<typeof ProviderListQuerySchema>
 
 export const ResourceSchema = Type.Object(
   { id: Id('Resource id.'), facilityId: Id('Facility.'), kind: ResourceKindSchema, name: Text(200, 'Display name.'), active: Active, version: Version },
-  { $id: 'Resource', additionalProperties: false, examples: [{ id: EX.room, facilityId: EX.facility, kind: 'exam-room', name: 'Exam 3', active: true, version: 1 }] },
+  { $id: 'Resource', additionalProperties: false, examples: [{ id: EX.exam1, facilityId: EX.clinic, kind: 'exam-room', name: 'Exam 1', active: true, version: 1 }] },
 )
 export const CreateResourceBodySchema = Type.Object(
   { kind: ResourceKindSchema, name: Text(200, 'Display name.') },
@@ -116,7 +131,7 @@ export const UpdateResourceBodySchema = Type.Object(
     name: Type.Optional(Text(200, 'Display name.')),
     active: Type.Optional(Type.Boolean({ description: 'False retires the resource (refused while future appointments or cases use it).' })),
   },
-  { additionalProperties: false, minProperties: 1, examples: [{ name: 'Exam 3 (east wing)' }] },
+  { additionalProperties: false, minProperties: 1, examples: [{ name: 'Exam 1 (east wing)' }] },
 )
 export type UpdateResourceBody = Static<typeof UpdateResourceBodySchema>
 
@@ -133,12 +148,12 @@ const typeFields = {
   minimumNoticeMinutes: Type.Integer({ minimum: 0, maximum: 525600, description: 'Earliest bookable start is now plus this.' }),
 }
 const typeExample = {
-  code: 'new-patient', name: 'New patient visit', specialtyId: EX.specialty, durationMinutes: 30, bufferBeforeMinutes: 0,
-  bufferAfterMinutes: 10, resourceKinds: ['exam-room'], requiresReferral: true, requiresPriorAuth: false, minimumNoticeMinutes: 120,
+  code: 'new-patient', name: 'New patient visit', specialtyId: EX.familyMedicine, durationMinutes: 40, bufferBeforeMinutes: 0,
+  bufferAfterMinutes: 10, resourceKinds: ['exam-room'], requiresReferral: false, requiresPriorAuth: false, minimumNoticeMinutes: 120,
 }
 export const AppointmentTypeSchema = Type.Object(
   { id: Id('Appointment type id.'), organizationId: Id('Organisation.'), ...typeFields, active: Active, version: Version },
-  { $id: 'AppointmentType', additionalProperties: false, examples: [{ id: EX.type, organizationId: EX.org, ...typeExample, active: true, version: 1 }] },
+  { $id: 'AppointmentType', additionalProperties: false, examples: [{ id: EX.newPatientVisit, organizationId: EX.org, ...typeExample, active: true, version: 1 }] },
 )
 export const CreateAppointmentTypeBodySchema = Type.Object(
   {
@@ -152,7 +167,7 @@ export const CreateAppointmentTypeBodySchema = Type.Object(
     requiresPriorAuth: Type.Optional(typeFields.requiresPriorAuth),
     minimumNoticeMinutes: Type.Optional(typeFields.minimumNoticeMinutes),
   },
-  { additionalProperties: false, examples: [{ organizationId: EX.org, ...typeExample }] },
+  { additionalProperties: false, examples: [{ organizationId: EX.org, ...typeExample, code: 'annual-physical', name: 'Annual physical' }] },
 )
 export type CreateAppointmentTypeBody = Static<typeof CreateAppointmentTypeBodySchema>
 const { code: _code, ...editableTypeFields } = typeFields
@@ -182,7 +197,10 @@ export const AvailabilityRuleSchema = Type.Object(
   },
   {
     $id: 'AvailabilityRule', additionalProperties: false,
-    examples: [{ id: EX.type, providerId: EX.provider, facilityId: EX.facility, resourceId: EX.room, weekday: 1, startTime: '09:00', endTime: '12:00', effectiveFrom: '2026-12-01', effectiveTo: null, version: 1 }],
+    examples: [{
+      id: DEMO_SCHEDULING.ruizMondayMorningRuleId, providerId: EX.ruiz, facilityId: EX.clinic, resourceId: EX.exam1, weekday: 1, startTime: '08:00', endTime: '12:00',
+      effectiveFrom: '2026-01-01', effectiveTo: null, version: 1,
+    }],
   },
 )
 export const CreateAvailabilityRuleBodySchema = Type.Object(
@@ -195,7 +213,7 @@ export const CreateAvailabilityRuleBodySchema = Type.Object(
     effectiveFrom: DateOnly('First day.'),
     effectiveTo: Type.Optional(DateOnly('Last day.')),
   },
-  { additionalProperties: false, examples: [{ facilityId: EX.facility, resourceId: EX.room, weekday: 1, startTime: '09:00', endTime: '12:00', effectiveFrom: '2026-12-01' }] },
+  { additionalProperties: false, examples: [{ facilityId: EX.clinic, resourceId: EX.exam1, weekday: 6, startTime: '09:00', endTime: '12:00', effectiveFrom: '2026-12-01' }] },
 )
 export type CreateAvailabilityRuleBody = Static<typeof CreateAvailabilityRuleBodySchema>
 export const UpdateAvailabilityRuleBodySchema = Type.Object(
@@ -228,7 +246,7 @@ export const AvailabilityExceptionSchema = Type.Object(
   },
   {
     $id: 'AvailabilityException', additionalProperties: false,
-    examples: [{ id: EX.type, providerId: EX.provider, facilityId: EX.facility, kind: 'block', resourceId: null, start: '2026-12-03T12:00:00-05:00', end: '2026-12-03T13:00:00-05:00', reason: 'Staff meeting' }],
+    examples: [{ id: EX.block, providerId: EX.ruiz, facilityId: EX.clinic, kind: 'block', resourceId: null, start: '2026-12-03T12:00:00-05:00', end: '2026-12-03T13:00:00-05:00', reason: 'Staff meeting' }],
   },
 )
 export const CreateAvailabilityExceptionBodySchema = Type.Object(
@@ -240,7 +258,7 @@ export const CreateAvailabilityExceptionBodySchema = Type.Object(
     end: Instant('End.'),
     reason: Type.Optional(Type.String({ maxLength: 500 })),
   },
-  { additionalProperties: false, examples: [{ facilityId: EX.facility, kind: 'block', start: '2026-12-03T12:00:00-05:00', end: '2026-12-03T13:00:00-05:00', reason: 'Staff meeting' }] },
+  { additionalProperties: false, examples: [{ facilityId: EX.clinic, kind: 'block', start: '2026-12-03T12:00:00-05:00', end: '2026-12-03T13:00:00-05:00', reason: 'Staff meeting' }] },
 )
 export type CreateAvailabilityExceptionBody = Static<typeof CreateAvailabilityExceptionBodySchema>
 
@@ -257,7 +275,10 @@ export const SlotSchema = Type.Object(
   },
   {
     $id: 'Slot', additionalProperties: false,
-    examples: [{ status: 'free', start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:30:00-05:00', providerId: EX.provider, providerName: 'Dr. Ana Ruiz, MD', facilityId: EX.facility, appointmentTypeId: EX.type, resourceIds: [EX.room] }],
+    examples: [{
+      status: 'free', start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:40:00-05:00', providerId: EX.ruiz, providerName: 'Dr. Ana Ruiz, MD', facilityId: EX.clinic,
+      appointmentTypeId: EX.newPatientVisit, resourceIds: [EX.exam1],
+    }],
   },
 )
 
@@ -267,8 +288,8 @@ export const SlotQuerySchema = Type.Object(
     appointmentTypeId: Id('Appointment type.'),
     providerId: Type.Optional(Type.Array(Id('Provider.'), { maxItems: 20, description: 'One or more providers (repeat the parameter).' })),
     specialtyId: Type.Optional(Id('Any provider of this specialty at the facility.')),
-    from: Instant('Window start.'),
-    to: Instant('Window end (at most 31 days after from).'),
+    from: { ...Instant('Window start.'), examples: [EXAMPLE_WEEK.from] },
+    to: { ...Instant('Window end (at most 31 days after from).'), examples: [EXAMPLE_WEEK.to] },
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100, description: 'Page size, 1 to 500 (a day of slots fits on one page).' })),
     cursor: PageQuery.cursor,
   },
@@ -286,7 +307,7 @@ export const CreateSlotHoldBodySchema = Type.Object(
     patientId: Type.Optional(Id('Patient the hold is for.')),
     expiresInSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600, default: 300 })),
   },
-  { additionalProperties: false, examples: [{ facilityId: EX.facility, providerId: EX.provider, appointmentTypeId: EX.type, start: '2026-12-07T09:00:00-05:00', resourceIds: [EX.room] }] },
+  { additionalProperties: false, examples: [{ facilityId: EX.clinic, providerId: EX.ruiz, appointmentTypeId: EX.newPatientVisit, start: '2026-12-07T09:00:00-05:00', resourceIds: [EX.exam1] }] },
 )
 export type CreateSlotHoldBody = Static<typeof CreateSlotHoldBodySchema>
 
@@ -305,7 +326,7 @@ export const SlotHoldSchema = Type.Object(
   },
   {
     $id: 'SlotHold', additionalProperties: false,
-    examples: [{ id: EX.appointment, facilityId: EX.facility, providerId: EX.provider, appointmentTypeId: EX.type, patientId: null, resourceIds: [EX.room], start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:30:00-05:00', expiresAt: '2026-12-01T10:05:00-05:00', status: 'busy-tentative' }],
+    examples: [{ id: EX.appointment, facilityId: EX.clinic, providerId: EX.ruiz, appointmentTypeId: EX.newPatientVisit, patientId: null, resourceIds: [EX.exam1], start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:40:00-05:00', expiresAt: '2026-12-01T10:05:00-05:00', status: 'busy-tentative' }],
   },
 )
 
@@ -347,10 +368,10 @@ export const AppointmentSchema = Type.Object(
   {
     $id: 'Appointment', additionalProperties: false,
     examples: [{
-      id: EX.appointment, status: 'booked', facilityId: EX.facility, facilityName: 'Riverside Family Clinic', patientId: EX.patient, providerId: EX.provider,
-      providerName: 'Dr. Ana Ruiz, MD', appointmentTypeId: EX.type, appointmentTypeName: 'New patient visit',
-      resources: [{ id: EX.room, name: 'Exam 3', kind: 'exam-room' }], start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:30:00-05:00',
-      overbooked: false, referralId: EX.referral, referralOverridden: false, note: null, cancellation: null, enteredInError: null, version: 1,
+      id: EX.appointment, status: 'booked', facilityId: EX.clinic, facilityName: 'Riverside Family Clinic', patientId: EX.patient, providerId: EX.ruiz,
+      providerName: 'Dr. Ana Ruiz, MD', appointmentTypeId: EX.newPatientVisit, appointmentTypeName: 'New patient visit',
+      resources: [{ id: EX.exam1, name: 'Exam 1', kind: 'exam-room' }], start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:40:00-05:00',
+      overbooked: false, referralId: null, referralOverridden: false, note: null, cancellation: null, enteredInError: null, version: 1,
     }],
   },
 )
@@ -377,7 +398,7 @@ export const BookAppointmentBodySchema = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ facilityId: EX.facility, patientId: EX.patient, providerId: EX.provider, appointmentTypeId: EX.type, start: '2026-12-07T09:00:00-05:00', resourceIds: [EX.room], referralId: EX.referral }],
+    examples: [{ facilityId: EX.clinic, patientId: EX.patient, providerId: EX.ruiz, appointmentTypeId: EX.newPatientVisit, start: '2026-12-07T09:00:00-05:00', resourceIds: [EX.exam1] }],
   },
 )
 export type BookAppointmentBody = Static<typeof BookAppointmentBodySchema>
@@ -420,8 +441,11 @@ export const CalendarSchema = Type.Object(
   {
     $id: 'Calendar', additionalProperties: false,
     examples: [{
-      providerId: EX.provider, providerName: 'Dr. Ana Ruiz, MD',
-      entries: [{ kind: 'appointment', id: EX.appointment, facilityId: EX.facility, start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:30:00-05:00', status: 'booked', patientId: EX.patient, patientName: 'Rivera, Maria', label: 'New patient visit' }],
+      providerId: EX.ruiz, providerName: 'Dr. Ana Ruiz, MD',
+      entries: [{
+        kind: 'appointment', id: EX.appointment, facilityId: EX.clinic, start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:40:00-05:00', status: 'booked',
+        patientId: EX.patient, patientName: 'Smith, John Paul', label: 'New patient visit',
+      }],
     }],
   },
 )
@@ -429,6 +453,10 @@ export const CalendarSchema = Type.Object(
 export const ReferralStatusSchema = Type.Union([Type.Literal('active'), Type.Literal('cancelled')], {
   description: 'Only an active referral lets a visit be booked or checked in; a cancelled one may be reinstated.',
 })
+const referralExample = {
+  facilityId: EX.hospital, patientId: EX.patient, referringProviderNpi: DEMO_SCHEDULING.drRuizNpi, referringProviderName: 'Dr. Ana Ruiz, Riverside Family Clinic',
+  reason: 'Right upper quadrant pain; gallstones on ultrasound', icd10Codes: ['K80.20'], visitsAuthorized: 3, validFrom: '2026-11-01', validTo: '2027-02-28',
+}
 export const ReferralSchema = Type.Object(
   {
     id: Id('Referral id.'),
@@ -451,9 +479,8 @@ export const ReferralSchema = Type.Object(
   {
     $id: 'Referral', additionalProperties: false,
     examples: [{
-      id: EX.referral, facilityId: EX.facility, patientId: EX.patient, referringProviderNpi: '1245319599', referringProviderName: 'Dr. Lee, Oak Street Family Practice',
-      officeContact: 'Fax 555-0142', specialtyId: EX.specialty, reason: 'Evaluate chest pain', icd10Codes: ['R07.9'], authorizationNumber: 'AUTH-88123',
-      visitsAuthorized: 3, visitsUsed: 0, validFrom: '2026-11-01', validTo: '2027-02-28', status: 'active', version: 1,
+      id: EX.referral, ...referralExample, officeContact: 'Fax 555-0142', specialtyId: EX.generalSurgery, authorizationNumber: 'AUTH-88123',
+      visitsUsed: 0, status: 'active', version: 1,
     }],
   },
 )
@@ -475,7 +502,7 @@ export const CreateReferralBodySchema = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ facilityId: EX.facility, patientId: EX.patient, referringProviderNpi: '1245319599', referringProviderName: 'Dr. Lee, Oak Street Family Practice', reason: 'Evaluate chest pain', icd10Codes: ['R07.9'], visitsAuthorized: 3, validFrom: '2026-11-01', validTo: '2027-02-28' }],
+    examples: [{ ...referralExample, specialtyId: EX.generalSurgery, authorizationNumber: 'AUTH-88123' }],
   },
 )
 export type CreateReferralBody = Static<typeof CreateReferralBodySchema>
@@ -528,8 +555,8 @@ export const SurgicalCaseSchema = Type.Object(
   {
     $id: 'SurgicalCase', additionalProperties: false,
     examples: [{
-      id: EX.appointment, facilityId: EX.facility, patientId: EX.patient, surgeonId: EX.provider, surgeonName: 'Dr. Ana Ruiz, MD', procedureCodes: ['47562'],
-      expectedDurationMinutes: 90, anesthesia: 'general', priority: 'elective', status: 'scheduled', statusReason: null, operatingRoomId: EX.room,
+      id: EX.appointment, facilityId: EX.hospital, patientId: EX.patient, surgeonId: EX.okafor, surgeonName: 'Dr. Samuel Okafor, MD, FACS', procedureCodes: ['47562'],
+      expectedDurationMinutes: 90, anesthesia: 'general', priority: 'elective', status: 'scheduled', statusReason: null, operatingRoomId: EX.hospitalOr,
       start: '2026-12-09T08:00:00-05:00', end: '2026-12-09T09:30:00-05:00',
       checklist: { historyAndPhysical: 'complete', labs: 'complete', clearance: 'pending', priorAuthorization: 'complete', consent: 'pending' }, bumpedByCaseId: null, version: 3,
     }],
@@ -546,7 +573,7 @@ export const CreateSurgicalCaseBodySchema = Type.Object(
     anesthesia: Type.Union([Type.Literal('general'), Type.Literal('regional'), Type.Literal('local'), Type.Literal('sedation'), Type.Literal('none')]),
     priority: Type.Union([Type.Literal('elective'), Type.Literal('urgent'), Type.Literal('emergency')]),
   },
-  { additionalProperties: false, examples: [{ facilityId: EX.facility, patientId: EX.patient, surgeonId: EX.provider, procedureCodes: ['47562'], expectedDurationMinutes: 90, anesthesia: 'general', priority: 'elective' }] },
+  { additionalProperties: false, examples: [{ facilityId: EX.hospital, patientId: EX.patient, surgeonId: EX.okafor, procedureCodes: ['47562'], expectedDurationMinutes: 90, anesthesia: 'general', priority: 'elective' }] },
 )
 export type CreateSurgicalCaseBody = Static<typeof CreateSurgicalCaseBodySchema>
 export const UpdateChecklistBodySchema = Type.Partial(Type.Object(checklistFields), {
@@ -560,7 +587,7 @@ export const ScheduleSurgicalCaseBodySchema = Type.Object(
     bumpElective: Type.Optional(Type.Boolean({ default: false, description: 'Emergency cases only: displace overlapping elective cases (they go to needs-reschedule).' })),
     reason: Type.Optional(Reason),
   },
-  { additionalProperties: false, examples: [{ operatingRoomId: EX.room, start: '2026-12-09T08:00:00-05:00' }] },
+  { additionalProperties: false, examples: [{ operatingRoomId: EX.hospitalOr, start: '2026-12-09T08:00:00-05:00' }] },
 )
 export type ScheduleSurgicalCaseBody = Static<typeof ScheduleSurgicalCaseBodySchema>
 
@@ -578,7 +605,7 @@ export const WaitlistEntrySchema = Type.Object(
   },
   {
     $id: 'WaitlistEntry', additionalProperties: false,
-    examples: [{ id: EX.referral, facilityId: EX.facility, patientId: EX.patient, appointmentTypeId: EX.type, providerId: EX.provider, specialtyId: null, earliestDate: '2026-12-01', latestDate: '2026-12-20', status: 'waiting' }],
+    examples: [{ id: EX.referral, facilityId: EX.clinic, patientId: EX.patient, appointmentTypeId: EX.newPatientVisit, providerId: EX.ruiz, specialtyId: null, earliestDate: '2026-12-01', latestDate: '2026-12-20', status: 'waiting' }],
   },
 )
 export const CreateWaitlistEntryBodySchema = Type.Object(
@@ -591,7 +618,7 @@ export const CreateWaitlistEntryBodySchema = Type.Object(
     earliestDate: DateOnly('Earliest acceptable day.'),
     latestDate: DateOnly('Latest acceptable day.'),
   },
-  { additionalProperties: false, examples: [{ facilityId: EX.facility, patientId: EX.patient, appointmentTypeId: EX.type, providerId: EX.provider, earliestDate: '2026-12-01', latestDate: '2026-12-20' }] },
+  { additionalProperties: false, examples: [{ facilityId: EX.clinic, patientId: EX.patient, appointmentTypeId: EX.newPatientVisit, providerId: EX.ruiz, earliestDate: '2026-12-01', latestDate: '2026-12-20' }] },
 )
 export type CreateWaitlistEntryBody = Static<typeof CreateWaitlistEntryBodySchema>
 export const WaitlistMatchSchema = Type.Object(
