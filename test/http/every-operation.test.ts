@@ -7,7 +7,7 @@ import { buildTestApp } from '../helpers/app.ts'
 
 /**
  * A sweep of every operation in the OpenAPI document against the demo organisation: each one's
- * example request, then the same request with each path parameter, query parameter and body field
+ * example request, then the same request with each path, query and header parameter and body field
  * replaced in turn by edge values of its schema (bounds, odd dates, the longest strings in
  * multi-byte characters, every enum value, nulls, empties) and by hostile text (NUL, unpaired
  * surrogates, SQL and LIKE metacharacters, 5,000 characters) and forged cursors. Every answer must
@@ -165,10 +165,10 @@ t.test('every operation, with edge and hostile values in every parameter and bod
 
   const failures: string[] = []
   let sent = 0
-  async function send(op: Operation, method: string, url: string, payload: unknown, what: string) {
+  async function send(op: Operation, method: string, url: string, payload: unknown, what: string, extra: Record<string, string> = {}) {
     sent++
     // Break-glass lets the sweep into records the first rows' patients restrict to their care team.
-    const headers = { authorization: `Bearer ${token}`, 'x-break-glass-reason': 'sweep', ...(payload === undefined ? {} : { 'content-type': 'application/json' }) }
+    const headers = { authorization: `Bearer ${token}`, 'x-break-glass-reason': 'sweep', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...extra }
     const res = await app.inject({ method: method as 'GET', url, headers, payload: payload === undefined ? undefined : JSON.stringify(payload) })
     const where = `${res.statusCode} ${op.operationId} ${what}`
     if (res.statusCode === 500) failures.push(`${where}: 500`)
@@ -242,6 +242,12 @@ t.test('every operation, with edge and hostile values in every parameter and bod
       if (p.in === 'query') {
         for (const v of p.name === 'cursor' ? CURSORS : values(p.schema)) {
           await send(op, method, urlOf(path, r.params, { ...r.query, [p.name]: v }), r.body, `query ${p.name}=${JSON.stringify(v).slice(0, 30)}`)
+        }
+      }
+      if (p.in === 'header') {
+        // Only what HTTP can carry in a header (no control characters, Latin-1).
+        for (const v of values(p.schema).map(String).filter((h) => /^[\t\x20-\x7e\x80-\xff]*$/.test(h))) {
+          await send(op, method, urlOf(path, r.params, r.query), r.body, `header ${p.name}=${JSON.stringify(v).slice(0, 30)}`, { [p.name]: v })
         }
       }
     }
