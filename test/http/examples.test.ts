@@ -13,7 +13,7 @@ const SEEDED: Record<string, string> = {
   organizationId: 'organization', facilityId: 'facility', facilityIds: 'facility', patientId: 'patient', survivorId: 'patient',
   providerId: 'provider', providerIds: 'provider', surgeonId: 'provider', specialtyId: 'specialty', specialtyIds: 'specialty',
   resourceId: 'resource', resourceIds: 'resource', operatingRoomId: 'resource', appointmentTypeId: 'appointment_type', ruleId: 'availability_rule',
-  payerId: 'payer', networkId: 'network', planId: 'plan', coverageId: 'coverage', authorizationId: 'roi_authorization', disclosureId: 'disclosure',
+  payerId: 'payer', networkId: 'network', planId: 'plan', coverageId: 'coverage', roiRequestId: 'roi_request', authorizationId: 'roi_authorization', disclosureId: 'disclosure',
 }
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -40,7 +40,8 @@ t.test('every id an example gives for a kind the demo seeds is a demo row', asyn
     if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${where}/${i}`, name))
     if (!v || typeof v !== 'object') return
     const o = v as Record<string, unknown>
-    const own = typeof o.name === 'string' && typeof o.in === 'string' ? o.name : name
+    // A path's requestId is a release-of-information request (elsewhere it is an HTTP request's id).
+    const own = typeof o.name === 'string' && typeof o.in === 'string' ? (o.in === 'path' && o.name === 'requestId' ? 'roiRequestId' : o.name) : name
     for (const [k, x] of Object.entries(o)) {
       if (k === 'example' || k === 'examples') collect(x, where, own)
       else walk(x, `${where}/${k}`, k === 'properties' ? own : /^(schema|items|anyOf|\d+)$/.test(k) ? own : k)

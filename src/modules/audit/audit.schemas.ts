@@ -4,7 +4,7 @@ import { PURPOSES_OF_USE } from '../../http/security.ts'
 import { DEMO, DEMO_PATIENTS } from '../../lib/demo-ids.ts'
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
-const Uuid = (description: string) => Type.String({ format: 'uuid', description })
+const Uuid = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Instant = (description: string) => Type.String({ format: 'date-time', description })
 
 const Action = Type.Union(['create', 'read', 'update', 'delete', 'execute'].map((a) => Type.Literal(a)), { description: 'What was done (FHIR AuditEvent.action C/R/U/D/E).' })
@@ -203,4 +203,4 @@ export const AccessReportQuery = Type.Object(
   { additionalProperties: false },
 )
 
-export const PatientParams = Type.Object({ patientId: Uuid('Patient id.') })
+export const PatientParams = Type.Object({ patientId: Uuid('Patient id.', DEMO_PATIENTS[0].id) })

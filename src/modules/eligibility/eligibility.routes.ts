@@ -14,7 +14,7 @@ import {
   BatchParams, BatchSchema, BenefitSchema, CheckParams, CoverageParams, CoverageSchema, CreateBatchBodySchema, CreateCoverageBodySchema,
   CreateEligibilityCheckBodySchema, CreateEstimateBodySchema, CreateNetworkBodySchema, CreatePayerBodySchema, CreatePlanBodySchema,
   EligibilityCheckSchema, EstimateParams, EstimateSchema, FacilityParams, FeeScheduleItemSchema, ImportFeeScheduleBodySchema, ImportResultSchema,
-  NetworkParams, NetworkProviderSchema, NetworkSchema, ParticipationParams, ParticipationSchema, PatientParams, PayerParams, PayerSchema,
+  NetworkParams, NetworkProviderSchema, NetworkSchema, NewCoverageParams, ParticipationParams, ParticipationSchema, PatientParams, PayerParams, PayerSchema,
   PlanParams, PlanSchema, PutParticipationBodySchema, RejectionSchema, UpdateCoverageBodySchema, UpdatePayerBodySchema, UpdatePlanBodySchema,
   type ImportFeeScheduleBody,
 } from './eligibility.schemas.ts'
@@ -176,12 +176,12 @@ export const eligibilityRoutes: FastifyPluginAsync = async (app) => {
 
   // ---- coverages ----
 
-  app.post<{ Params: Static<typeof PatientParams>; Body: Static<typeof CreateCoverageBodySchema> }>('/patients/:patientId/coverages', {
+  app.post<{ Params: Static<typeof NewCoverageParams>; Body: Static<typeof CreateCoverageBodySchema> }>('/patients/:patientId/coverages', {
     config: { permission: 'eligibility:write' },
     schema: {
       operationId: 'createCoverage', tags, summary: "Add a coverage to a patient",
       description: 'One active coverage per priority (primary, secondary, tertiary): a second one is 409 `coverage-priority-taken`.',
-      params: PatientParams, headers: IdempotencyHeaders, body: CreateCoverageBodySchema,
+      params: NewCoverageParams, headers: IdempotencyHeaders, body: CreateCoverageBodySchema,
       response: { 201: ref('Coverage'), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) },
     },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => coverages.createCoverage(ctx, req.params.patientId, req.body), etag))

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { DEMO, DEMO_ELIGIBILITY, DEMO_PATIENTS, DEMO_SCHEDULING } from '../../lib/demo-ids.ts'
 
-const Id = (description: string) => Type.String({ format: 'uuid', description })
+const Id = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const DateOnly = (description: string) => Type.String({ format: 'date', description })
 const Stamp = Type.String({ format: 'date-time' })
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Display name.' })
@@ -417,13 +417,15 @@ export const CreateEstimateBodySchema = Type.Object(
 )
 export type CreateEstimateBody = Static<typeof CreateEstimateBodySchema>
 
-export const PayerParams = Type.Object({ payerId: Id('Payer id.') })
-export const PlanParams = Type.Object({ planId: Id('Plan id.') })
-export const NetworkParams = Type.Object({ networkId: Id('Network id.') })
-export const ParticipationParams = Type.Object({ networkId: Id('Network id.'), npi: { ...Npi, examples: [ex.providerNpi] } })
-export const PatientParams = Type.Object({ patientId: Id('Patient id.') })
-export const CoverageParams = Type.Object({ coverageId: Id('Coverage id.') })
+export const PayerParams = Type.Object({ payerId: Id('Payer id.', ex.payerId) })
+export const PlanParams = Type.Object({ planId: Id('Plan id.', ex.planId) })
+export const NetworkParams = Type.Object({ networkId: Id('Network id.', ex.networkId) })
+export const ParticipationParams = Type.Object({ networkId: Id('Network id.', ex.networkId), npi: { ...Npi, examples: [ex.providerNpi] } })
+export const PatientParams = Type.Object({ patientId: Id('Patient id.', ex.patientId) })
+/** Creating a coverage: the example adds a primary coverage, so it names a demo patient without one (Sean O'Brien). */
+export const NewCoverageParams = Type.Object({ patientId: Id('Patient id.', DEMO_PATIENTS[3].id) })
+export const CoverageParams = Type.Object({ coverageId: Id('Coverage id.', ex.coverageId) })
 export const CheckParams = Type.Object({ checkId: Id('Eligibility check id.') })
 export const BatchParams = Type.Object({ batchId: Id('Batch id.') })
 export const EstimateParams = Type.Object({ estimateId: Id('Estimate id.') })
-export const FacilityParams = Type.Object({ facilityId: Id('Facility id.') })
+export const FacilityParams = Type.Object({ facilityId: Id('Facility id.', ex.facilityId) })

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { DEMO } from '../../lib/demo-ids.ts'
 
-const Id = (description: string) => Type.String({ format: 'uuid', description })
+const Id = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Display name.' })
 
 export const OrganizationSchema = Type.Object(
@@ -91,5 +91,5 @@ export const UpdateFacilityBodySchema = Type.Object(
 )
 export type UpdateFacilityBody = Static<typeof UpdateFacilityBodySchema>
 
-export const OrganizationParams = Type.Object({ organizationId: Id('Organisation id.') })
-export const FacilityParams = Type.Object({ facilityId: Id('Facility id.') })
+export const OrganizationParams = Type.Object({ organizationId: Id('Organisation id.', DEMO.organizationId) })
+export const FacilityParams = Type.Object({ facilityId: Id('Facility id.', DEMO.hospitalId) })

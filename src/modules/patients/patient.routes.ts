@@ -10,6 +10,7 @@ import {
   PatientFacilityParams,
   CreatePatientBodySchema,
   MergePatientBodySchema,
+  MergePatientParams,
   PatientParams,
   PatientSchema,
   RestrictedPatientSchema,
@@ -120,7 +121,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
     })
   }
 
-  app.post<{ Params: Static<typeof PatientParams>; Body: Static<typeof MergePatientBodySchema> }>('/patients/:patientId/merge', {
+  app.post<{ Params: Static<typeof MergePatientParams>; Body: Static<typeof MergePatientBodySchema> }>('/patients/:patientId/merge', {
     config: { permission: 'patient:merge' },
     schema: {
       operationId: 'mergePatient', tags, summary: 'Merge a duplicate into a surviving record',
@@ -128,7 +129,7 @@ export const patientRoutes: FastifyPluginAsync = async (app) => {
         'In one transaction, every reference to this patient (identifiers, registrations, appointments, coverages, ROI requests...) moves to ' +
         'the survivor; this record stays readable, inactive, with `mergedIntoId`. Returns the survivor, which keeps a restriction of the merged ' +
         'record and gains its care team.' + restrictedNote,
-      params: PatientParams, body: MergePatientBodySchema,
+      params: MergePatientParams, body: MergePatientBodySchema,
       response: { 200: Patient, ...problems(400, 401, 403, 404, 409, 413, 415, 503) },
     },
   }, async (req, reply) => sendVersioned(reply, await service.mergePatient(req.ctx, phi, req.params.patientId, req.body)))

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { DEMO, DEMO_PATIENTS } from '../../lib/demo-ids.ts'
 
-const Id = (description: string) => Type.String({ format: 'uuid', description })
+const Id = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Text = (maxLength: number, description: string) => Type.String({ minLength: 1, maxLength, pattern: '\\S', description })
 const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Object> | ReturnType<typeof Type.Union>>(t: T) => Type.Union([t, Type.Null()])
 
@@ -213,12 +213,18 @@ export const SearchPatientsQuerySchema = Type.Object(
 )
 export type SearchPatientsQuery = Static<typeof SearchPatientsQuerySchema>
 
-export const PatientParams = Type.Object({ patientId: Id('Patient id.') })
+export const PatientParams = Type.Object({ patientId: Id('Patient id.', smith.id) })
+/** Merging: the example's survivor is John Paul Smith, so the record merged into him is another demo patient. */
+export const MergePatientParams = Type.Object({ patientId: Id('Patient id.', DEMO_PATIENTS[2].id) })
 
-export const PatientFacilityParams = Type.Object({ patientId: Id('Patient id.'), facilityId: Id('Facility of the same organisation; you must act for it.') })
+/** The example links John Paul Smith to the surgery centre, the one demo facility he is not linked to. */
+export const PatientFacilityParams = Type.Object({
+  patientId: Id('Patient id.', smith.id),
+  facilityId: Id('Facility of the same organisation; you must act for it.', DEMO.ascId),
+})
 
 export const CareTeamParams = Type.Object({
-  patientId: Id('Patient id.'),
+  patientId: Id('Patient id.', smith.id),
   userSub: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\s]+$', description: 'Subject (sub claim) of the user.' }),
 })
 

@@ -322,7 +322,7 @@ export type Intake = Static<typeof IntakeSchema>
 
 export const QueueQuerySchema = Type.Object(
   {
-    facilityId: Type.String({ format: 'uuid', description: 'Facility whose queue to read.' }),
+    facilityId: Type.String({ format: 'uuid', description: 'Facility whose queue to read.', examples: [DEMO.hospitalId] }),
     location: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Department or area.' })),
   },
   { additionalProperties: false },

@@ -7,6 +7,7 @@ import { IfMatchHeaders, ifMatchVersion, sendVersioned } from '../../http/versio
 import * as authorizations from './roi-authorization.service.ts'
 import * as service from './roi-request.service.ts'
 import {
+  AccessRequestParams,
   AuthorizationParams,
   CreateAuthorizationBodySchema,
   CreateRoiRequestBodySchema,
@@ -82,7 +83,7 @@ export const roiRequestRoutes: FastifyPluginAsync = async (app) => {
     schema: {
       operationId: 'extendRoiRequest', tags, summary: 'Extend the deadline once (HIPAA 164.524(b)(2))',
       description: 'One extension only, of at most 30 days, made on or before the original due date, with the reason and the date the requester was notified in writing.',
-      params: RequestParams, body: ExtensionBodySchema,
+      params: AccessRequestParams, body: ExtensionBodySchema,
       response: { 200: RoiRequest, ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) },
     },
   }, async (req, reply) => sendVersioned(reply, await service.extend(req.ctx, req.params.requestId, req.body)))
@@ -92,7 +93,7 @@ export const roiRequestRoutes: FastifyPluginAsync = async (app) => {
     schema: {
       operationId: 'denyRoiRequest', tags, summary: 'Deny a request in whole or in part (HIPAA 164.524(a), (d))',
       description: 'A full denial ends the request. A partial denial names the denied record types; the rest goes on to release.',
-      params: RequestParams, headers: IdempotencyHeaders, body: DenialBodySchema,
+      params: AccessRequestParams, headers: IdempotencyHeaders, body: DenialBodySchema,
       response: { 201: Type.Ref('RoiDenial'), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) },
     },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => service.deny(ctx, req.params.requestId, req.body)))
@@ -101,7 +102,7 @@ export const roiRequestRoutes: FastifyPluginAsync = async (app) => {
     config: { permission: 'roi:read' },
     schema: {
       operationId: 'getRoiDenial', tags, summary: 'Read the denial of a request',
-      params: RequestParams,
+      params: AccessRequestParams,
       response: { 200: Type.Ref('RoiDenial'), ...problems(400, 401, 403, 404, 503) },
     },
   }, (req) => service.getDenial(req.ctx, req.params.requestId))

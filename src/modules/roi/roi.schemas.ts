@@ -1,7 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { DEMO, DEMO_PATIENTS, DEMO_ROI } from '../../lib/demo-ids.ts'
 
-const Id = (description: string) => Type.String({ format: 'uuid', description })
+const Id = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Text = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description })
 const DateOnly = (description: string) => Type.String({ format: 'date', maxLength: 10, description })
 const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()])
@@ -594,10 +594,19 @@ export const AccountingQuery = Type.Object(
   { additionalProperties: false },
 )
 
-export const RequestParams = Type.Object({ requestId: Id('ROI request id.') })
-export const AuthorizationParams = Type.Object({ requestId: Id('ROI request id.'), authorizationId: Id('Authorization id.') })
-export const AttachmentParams = Type.Object({ requestId: Id('ROI request id.'), attachmentId: Id('Attachment id.') })
-export const PatientParams = Type.Object({ patientId: Id('Patient id.') })
+// Path examples name the demo request each operation works on: Jordan Lee's, awaiting a valid
+// authorization (authorizations, attachments, invoice); John Paul Smith's own request, for the
+// right-of-access actions (extension and denial, 164.524); the District Attorney's, already released.
+export const RequestParams = Type.Object({ requestId: Id('ROI request id.', DEMO_ROI.garciaAttorneyId) })
+export const AccessRequestParams = Type.Object({ requestId: Id('ROI request id.', DEMO_ROI.smithAccessId) })
+export const ReleaseParams = Type.Object({ requestId: Id('ROI request id.', DEMO_ROI.nguyenSubpoenaId) })
+export const AuthorizationParams = Type.Object({
+  requestId: Id('ROI request id.', DEMO_ROI.garciaAttorneyId),
+  authorizationId: Id('Authorization id.', DEMO_ROI.garciaAuthorizationId),
+})
+export const AttachmentParams = Type.Object({ requestId: Id('ROI request id.', DEMO_ROI.garciaAttorneyId), attachmentId: Id('Attachment id.') })
+/** Disclosures: Sean O'Brien, whose public-health disclosure the examples show. */
+export const PatientParams = Type.Object({ patientId: Id('Patient id.', DEMO_PATIENTS[3].id) })
 /** USPS codes of the states, DC and the territories where HIPAA applies. */
 export const US_STATE_CODES = new Set([
   'AL', 'AK', 'AZ', 'AR', 'CA', 'CO', 'CT', 'DE', 'DC', 'FL', 'GA', 'HI', 'ID', 'IL', 'IN', 'IA', 'KS', 'KY', 'LA', 'ME', 'MD', 'MA', 'MI', 'MN', 'MS',
@@ -605,4 +614,4 @@ export const US_STATE_CODES = new Set([
   'WY', 'AS', 'GU', 'MP', 'PR', 'VI',
 ])
 export const StateParams = Type.Object({ stateCode: Type.String({ pattern: '^[A-Z]{2}$', description: 'USPS state code; an unknown one is 404.', examples: ['NY'] }) })
-export const FacilityParams = Type.Object({ facilityId: Id('Facility id.') })
+export const FacilityParams = Type.Object({ facilityId: Id('Facility id.', example.facilityId) })

@@ -4,6 +4,7 @@ import { problems } from '../../http/errors.ts'
 import { decodeCursor, Page, PageQuery } from '../../http/pagination.ts'
 import { idempotent, IdempotencyHeaders } from '../../http/idempotency.ts'
 import { etagHeader, IfMatchHeaders, ifMatchVersion, sendVersioned } from '../../http/versioning.ts'
+import { DEMO, DEMO_SCHEDULING } from '../../lib/demo-ids.ts'
 import * as booking from './booking.service.ts'
 import * as reference from './reference.service.ts'
 import * as referrals from './referral.service.ts'
@@ -20,7 +21,7 @@ const removal = (item: TSchema) => ({
 })
 const sendRemoval = <T extends { version: number }>(reply: FastifyReply, r: reference.Removal<T>) =>
   r.outcome === 'deleted' ? reply.code(204).send() : sendVersioned(reply, r.resource)
-const Uuid = (description: string) => Type.String({ format: 'uuid', description })
+const Uuid = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Window = {
   from: Type.String({ format: 'date-time', maxLength: 40, examples: [S.EXAMPLE_WEEK.from] }),
   to: Type.String({ format: 'date-time', maxLength: 40, examples: [S.EXAMPLE_WEEK.to] }),
@@ -33,14 +34,16 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     app.addSchema(schema)
   }
   const ref = (id: string) => Type.Ref(id)
-  const ProviderParams = S.IdParams('providerId', 'Provider id.')
-  const FacilityParams = S.IdParams('facilityId', 'Facility id.')
+  // Examples name the demo's rows: Dr. Ruiz, whose weekly hours are at the clinic, and Exam 1 there;
+  // new resources (the example adds an operating room) go to the hospital.
+  const ProviderParams = S.IdParams('providerId', 'Provider id.', DEMO_SCHEDULING.drRuizId)
+  const FacilityParams = S.IdParams('facilityId', 'Facility id.', DEMO.hospitalId)
   const AppointmentParams = S.IdParams('appointmentId', 'Appointment id.')
   const CaseParams = S.IdParams('caseId', 'Surgical case id.')
-  const SpecialtyParams = S.IdParams('specialtyId', 'Specialty id.')
-  const TypeParams = S.IdParams('appointmentTypeId', 'Appointment type id.')
-  const ResourceParams = Type.Object({ facilityId: Uuid('Facility id.'), resourceId: Uuid('Resource id.') })
-  const RuleParams = Type.Object({ providerId: Uuid('Provider id.'), ruleId: Uuid('Rule id.') })
+  const SpecialtyParams = S.IdParams('specialtyId', 'Specialty id.', DEMO_SCHEDULING.familyMedicineId)
+  const TypeParams = S.IdParams('appointmentTypeId', 'Appointment type id.', DEMO_SCHEDULING.newPatientTypeId)
+  const ResourceParams = Type.Object({ facilityId: Uuid('Facility id.', DEMO.clinicId), resourceId: Uuid('Resource id.', DEMO_SCHEDULING.clinicExam1Id) })
+  const RuleParams = Type.Object({ providerId: Uuid('Provider id.', DEMO_SCHEDULING.drRuizId), ruleId: Uuid('Rule id.', DEMO_SCHEDULING.ruizMondayMorningRuleId) })
   const ReferralParams = S.IdParams('referralId', 'Referral id.')
   type Paged = { limit?: number; cursor?: string }
   const read = { permission: 'scheduling:read' as const }
@@ -152,7 +155,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Querystring: Paged & { organizationId: string; active?: boolean } }>('/appointment-types', {
     config: read,
     schema: { operationId: 'listAppointmentTypes', tags, summary: 'Appointment types of an organisation',
-      querystring: Type.Object({ ...PageQuery, organizationId: Uuid('Organisation.'), ...ActiveFilter }, { additionalProperties: false }),
+      querystring: Type.Object({ ...PageQuery, organizationId: Uuid('Organisation.', DEMO.organizationId), ...ActiveFilter }, { additionalProperties: false }),
       response: { 200: Page(ref('AppointmentType'), 'AppointmentTypePage'), ...problems(400, 401, 403, 404, 503) } },
   }, (req) => reference.listAppointmentTypes(req.ctx, req.query, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 
@@ -187,7 +190,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: { providerId: string }; Querystring: Paged & { facilityId: string } }>('/providers/:providerId/availability-rules', {
     config: read,
     schema: { operationId: 'listAvailabilityRules', tags, summary: 'Weekly availability of a provider at a facility', params: ProviderParams,
-      querystring: Type.Object({ ...PageQuery, facilityId: Uuid('Facility.') }, { additionalProperties: false }),
+      querystring: Type.Object({ ...PageQuery, facilityId: Uuid('Facility.', DEMO.clinicId) }, { additionalProperties: false }),
       response: { 200: Page(ref('AvailabilityRule'), 'AvailabilityRulePage'), ...problems(400, 401, 403, 404, 503) } },
   }, (req) => reference.listRules(req.ctx, req.params.providerId, req.query.facilityId, decodeCursor(req.query.cursor, ['int', 'text', 'uuid']), req.query.limit ?? 25))
 
@@ -315,7 +318,7 @@ export const schedulingRoutes: FastifyPluginAsync = async (app) => {
     config: read,
     schema: { operationId: 'listWaitlistMatches', tags, summary: 'Waiting patients who could take a slot that is free now',
       description: 'First come first. A page looks at up to 100 waiting entries, so it may hold fewer matches than limit and still have a next cursor.',
-      querystring: Type.Object({ ...PageQuery, facilityId: Uuid('Facility.') }, { additionalProperties: false }),
+      querystring: Type.Object({ ...PageQuery, facilityId: Uuid('Facility.', DEMO.clinicId) }, { additionalProperties: false }),
       response: { 200: Page(ref('WaitlistMatch'), 'WaitlistMatchPage'), ...problems(400, 401, 403, 404, 503) } },
   }, (req) => slots.waitlistMatches(req.ctx, req.query.facilityId, decodeCursor(req.query.cursor, ['text', 'uuid']), req.query.limit ?? 25))
 

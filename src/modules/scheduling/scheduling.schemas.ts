@@ -2,7 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { PageQuery } from '../../http/pagination.ts'
 import { DEMO, DEMO_PATIENTS, DEMO_SCHEDULING } from '../../lib/demo-ids.ts'
 
-const Id = (description: string) => Type.String({ format: 'uuid', description })
+const Id = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Text = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description })
 const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()])
 // Calendars are kept for the years 1900-2999: a time outside them is refused here (400), not
@@ -284,8 +284,8 @@ export const SlotSchema = Type.Object(
 
 export const SlotQuerySchema = Type.Object(
   {
-    facilityId: Id('Facility.'),
-    appointmentTypeId: Id('Appointment type.'),
+    facilityId: Id('Facility.', DEMO.clinicId),
+    appointmentTypeId: Id('Appointment type.', DEMO_SCHEDULING.newPatientTypeId),
     providerId: Type.Optional(Type.Array(Id('Provider.'), { maxItems: 20, description: 'One or more providers (repeat the parameter).' })),
     specialtyId: Type.Optional(Id('Any provider of this specialty at the facility.')),
     from: { ...Instant('Window start.'), examples: [EXAMPLE_WEEK.from] },
@@ -378,7 +378,7 @@ export const AppointmentSchema = Type.Object(
 export type Appointment = Static<typeof AppointmentSchema>
 
 export const AppointmentListQuerySchema = Type.Object(
-  { ...PageQuery, facilityId: Id('Facility.'), patientId: Id('Patient.') },
+  { ...PageQuery, facilityId: Id('Facility.', DEMO.clinicId), patientId: Id('Patient.', DEMO_PATIENTS[0].id) },
   { additionalProperties: false },
 )
 
@@ -639,4 +639,4 @@ export const CancelledAppointmentSchema = Type.Object(
   },
 )
 
-export const IdParams = (name: string, description: string) => Type.Object({ [name]: Id(description) })
+export const IdParams = (name: string, description: string, example?: string) => Type.Object({ [name]: Id(description, example) })
