@@ -252,6 +252,13 @@ t.test('every operation, with edge and hostile values in every parameter and bod
       }
     }
     if (r.bodySchema) {
+      // The body as a whole: empty, not an object, or with a field the schema does not have (the
+      // last two refused, never a field silently dropped).
+      await send(op, method, urlOf(path, r.params, r.query), {}, 'body {}')
+      for (const body of [null, [], 'x', 0, { ...(r.body as object), notAField: 1 }]) {
+        const res = await send(op, method, urlOf(path, r.params, r.query), body, `body ${JSON.stringify(body).slice(0, 30)}`)
+        if (res.statusCode !== 400) failures.push(`${res.statusCode} ${op.operationId} body ${JSON.stringify(body).slice(0, 30)}: not refused with 400`)
+      }
       for (const [field, schema] of fields(r.bodySchema)) {
         for (const v of values(schema, ['', '\u0000', 'x'.repeat(5000), "'; drop table patient; --", '\uD800', '٣', '%_'])) {
           await send(op, method, urlOf(path, r.params, r.query), withValue(r.body, field, v), `body ${field.join('.')}=${JSON.stringify(v)?.slice(0, 30)}`)
