@@ -154,13 +154,17 @@ export interface FeeScheduleValues {
   paymentRequiredBeforeRelease: boolean
 }
 
+/**
+ * The state's schedule (facilityId null) or a facility's, created or replaced in one statement:
+ * two PUTs at once both find no row to update, so an update-then-insert had the second one fail
+ * on the unique index. `created`: the row was inserted (xmax 0), not updated.
+ */
 export async function upsertFeeSchedule(db: Db, stateCode: string, facilityId: string | null, values: FeeScheduleValues) {
-  const updated = await db.updateTable('roiFeeSchedule').set({ ...values, stateCode, updatedAt: sql`now()` })
-    .where((eb) => (facilityId ? eb('facilityId', '=', facilityId) : eb.and([eb('facilityId', 'is', null), eb('stateCode', '=', stateCode)])))
-    .returningAll().executeTakeFirst()
-  if (updated) return { row: updated, created: false }
-  const row = await db.insertInto('roiFeeSchedule').values({ ...values, stateCode, facilityId }).returningAll().executeTakeFirstOrThrow()
-  return { row, created: true }
+  const { created, ...row } = await db.insertInto('roiFeeSchedule').values({ ...values, stateCode, facilityId })
+    .onConflict((oc) => (facilityId ? oc.column('facilityId').where('facilityId', 'is not', null) : oc.column('stateCode').where('facilityId', 'is', null))
+      .doUpdateSet({ ...values, stateCode, updatedAt: sql`now()` }))
+    .returningAll().returning(sql<boolean>`xmax = 0`.as('created')).executeTakeFirstOrThrow()
+  return { row, created }
 }
 
 export const insertRelease = (db: Db, row: Insertable<RoiReleaseTable>) =>

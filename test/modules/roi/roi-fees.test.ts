@@ -89,6 +89,26 @@ t.test('ROI fees (164.524(c)(4); state schedules for third parties)', async (t) 
     t.equal(notMine.statusCode, 404)
   })
 
+  await t.test('concurrent PUTs of one schedule create it once: one 201, the others 200, one row', async (t) => {
+    const s = await roiSetup(ctx)
+    await withState(s, 'VT')
+    const body = (perPageCents: number) => ({ baseFeeCents: 500, perPageCents, paymentRequiredBeforeRelease: false })
+    for (const [what, url, headers, where] of [
+      ['a facility override', `/facilities/${s.facility.id}/roi-fee-schedule`, s.headers, { facilityId: s.facility.id }],
+      ['a state schedule', '/roi-fee-schedules/states/VT', platform, { facilityId: null, stateCode: 'VT' }],
+    ] as const) {
+      const res = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => app.inject({ method: 'PUT', url, headers, payload: body(n) })))
+      t.same(res.map((r) => r.statusCode).sort(), [200, 200, 200, 200, 200, 201], `${what}: ${res.map((r) => r.body.slice(0, 80)).join(' | ')}`)
+      let rows = db.kysely.selectFrom('roiFeeSchedule').select('perPageCents')
+      rows = where.facilityId ? rows.where('facilityId', '=', where.facilityId) : rows.where('facilityId', 'is', null).where('stateCode', '=', 'VT')
+      const stored = await rows.execute()
+      t.equal(stored.length, 1, `${what}: one row`)
+      t.ok(res.some((r) => r.json().perPageCents === stored[0].perPageCents), `${what}: the row is one of the PUTs`)
+      const events = await auditEventsFor(db, { verb: 'roi_fee_schedule.put' })
+      t.ok(events.length >= 6, `${what}: each PUT audited`)
+    }
+  })
+
   await t.test('payments and waivers settle the invoice; overpayment is refused', async (t) => {
     const s = await roiSetup(ctx)
     const r = await individual(s, 'paper')
