@@ -96,8 +96,9 @@ async function* csvRows(stream: Readable, schema: TSchema): AsyncGenerator<Parse
   try {
     for await (const record of parser as AsyncIterable<string[]>) {
       if (!header) {
-        header = record.map((name) => {
+        header = record.map((name, i) => {
           const path = name.trim().split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s))
+          checkItemIndexes(schema, path, i + 1)
           return { path, coerce: coercerFor(schema, path) }
         })
         continue
@@ -126,6 +127,25 @@ async function* csvRows(stream: Readable, schema: TSchema): AsyncGenerator<Parse
 }
 
 type Coerce = (cell: string) => unknown
+
+/** The most items a header may address in a list whose schema sets no maxItems (or that no schema knows). */
+const MAX_LIST_ITEMS = 100
+
+/**
+ * A header's item numbers stay below what the list can hold: `identifiers.99999999.system` made
+ * every row a list of a hundred million holes, and validating it ran the process out of memory.
+ */
+function checkItemIndexes(schema: TSchema, path: (string | number)[], column: number) {
+  let s: TSchema | undefined = schema
+  for (const seg of path) {
+    if (typeof seg === 'number') {
+      const list = s && ((s.anyOf as TSchema[] | undefined) ?? [s]).find((o) => o.type === 'array')
+      const max = (list?.maxItems as number | undefined) ?? MAX_LIST_ITEMS
+      if (seg >= max) throw new BadRequestError(`Column ${column} of the header names item ${seg} of a list that holds at most ${max}`)
+    }
+    s = s && child(s, seg)
+  }
+}
 
 /**
  * CSV cells are text; the row schema is strict (no coercion). A cell is converted only where the

@@ -198,6 +198,19 @@ t.test('batch imports', async (t) => {
     t.match(again.job, { unchanged: 2, rejected: 1 })
   })
 
+  await t.test('CSV: a header naming an item beyond what its list holds is refused before any row is built', async (t) => {
+    // identifiers.99999999.system made each row a list of a hundred million holes: the process ran out of memory.
+    for (const column of ['identifiers.99999999.system', 'identifiers.20.system', 'notAField.100.x']) {
+      const job = await create({ format: 'csv' })
+      const res = await upload(job.id, `familyName,givenNames,birthDate,${column}\nFarindex,Ada,1980-01-01,urn:x\n`, 'text/csv')
+      t.equal(res.statusCode, 400, column)
+      t.match(res.json(), { type: 'urn:patient-access:problem:bad-request', detail: /^Column 4 of the header names item \d+ of a list that holds at most (20|100)$/ }, column)
+    }
+    t.equal((await db.kysely.selectFrom('patient').select('id').where('familyName', '=', 'Farindex').execute()).length, 0, 'nothing created')
+    const within = await importFile('familyName,givenNames,birthDate,identifiers.19.system,identifiers.19.value\nNearindex,Ada,1980-01-01,urn:x,1\n', { format: 'csv' }, 'text/csv')
+    t.match(within.job, { rowsRead: 1, rejected: 1 }, 'an item the list can hold is read; the holes before it make the row invalid')
+  })
+
   await t.test('creating an import with an Idempotency-Key replays the same import', async (t) => {
     const send = () => app.inject({
       method: 'POST', url: '/imports', headers: { ...bearer(token), 'idempotency-key': 'import-key-1' },
