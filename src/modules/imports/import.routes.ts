@@ -70,7 +70,8 @@ export const importRoutes: FastifyPluginAsync = async (app) => {
         'UTF-8 BOM), streamed: it is read and applied in batches of IMPORT_BATCH_ROWS rows, each committed with its results and the ' +
         'checkpoint. A bad row is rejected alone (see the results). If the upload breaks off, or the server stops, send the same file ' +
         'again: rows up to the checkpoint are skipped, so none is applied twice. Larger than IMPORT_MAX_BYTES: 413 (the job fails at its ' +
-        'last committed batch). Answers the finished import.',
+        'last committed batch). A CSV header naming a list item the list cannot hold (`identifiers.20.value` where at most 20 are ' +
+        'allowed) or a file that cannot be read as CSV is 400. Answers the finished import.',
       params: ImportParams,
       body: { content: Object.fromEntries(Object.values(IMPORT_MEDIA_TYPES).map((t) => [t, { schema: { description: 'The file.', format: 'binary' } }])) },
       response: { 200: Import, ...problems(400, 401, 403, 404, 409, 413, 415, 503) },
