@@ -6,6 +6,8 @@ import type { AuditEventFilter } from './audit.schemas.ts'
 
 type Db = Kysely<Database>
 
+const UTC_MICROS = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
+
 /**
  * Audit events as the API reads them, each with its seal once sealed. occurred_at is rendered by
  * Postgres to the microsecond: a JS Date would drop the microseconds, and the (occurred_at, id)
@@ -17,7 +19,7 @@ function auditEvents(db: Db) {
     .leftJoin('auditSeal', 'auditSeal.eventId', 'auditEvent.id')
     .select([
       sql<string>`audit_event.id::text`.as('id'),
-      sql<string>`to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('occurredAt'),
+      sql<string>`to_char(occurred_at AT TIME ZONE 'UTC', ${sql.raw(UTC_MICROS)})`.as('occurredAt'),
       'requestId', 'actorSub', 'actorRoles', 'facilityId', 'action', 'verb', 'resourceType', 'resourceId', 'patientId',
       'outcome', 'purposeOfUse', 'clientIp', 'userAgent', 'breakGlass', 'detail',
       sql<string | null>`audit_seal.seq::text`.as('seq'),
@@ -31,6 +33,11 @@ export type AuditEventListRow = Awaited<ReturnType<ReturnType<typeof auditEvents
 /**
  * Events in (occurred_at, id) order. A facility-scoped caller (`facilityIds` set) sees the
  * events of those facilities only; events without a facility are left to all-facility callers.
+ *
+ * A listing is of the events before its first page was asked for (its horizon, each row's
+ * `horizon`, kept in the cursor): reading a page is itself audited, often under the same filter
+ * (a patient's access report lists its own reads), so without one a walk through the pages kept
+ * finding the events of its own pages and, a page of one at a time, never ended.
  */
 export function listAuditEvents(
   db: Db,
@@ -39,7 +46,9 @@ export function listAuditEvents(
   cursor: (string | number)[] | undefined,
   limit: number,
 ) {
-  let q = auditEvents(db).orderBy('auditEvent.occurredAt').orderBy('auditEvent.id').limit(limit + 1)
+  const horizon = cursor ? sql<Date>`${String(cursor[2])}::timestamptz` : sql<Date>`statement_timestamp()`
+  let q = auditEvents(db).select(sql<string>`to_char(${horizon} AT TIME ZONE 'UTC', ${sql.raw(UTC_MICROS)})`.as('horizon'))
+    .where('occurredAt', '<', horizon).orderBy('auditEvent.occurredAt').orderBy('auditEvent.id').limit(limit + 1)
   if (facilityIds) q = q.where('facilityId', 'in', scopeIds(facilityIds))
   if (filter.patientId) q = q.where('patientId', '=', filter.patientId)
   if (filter.actor) q = q.where('actorSub', '=', filter.actor)

@@ -39,14 +39,15 @@ export const auditRoutes: FastifyPluginAsync = async (app) => {
     schema: {
       operationId: 'listAuditEvents', tags, summary: 'Search the audit trail',
       description:
-        'Events in time order (occurred_at, then id), with a cursor for the next page. Filters combine with AND. ' +
+        'Events in time order (occurred_at, then id), with a cursor for the next page; the pages list the events before the first ' +
+        'page was asked for (the reads of the pages themselves, audited below, are in the next listing). Filters combine with AND. ' +
         '`breakGlass=true` lists break-the-glass accesses for review. ' + FACILITY_RULE + ' The query itself is audited (`audit-event.search`).',
       querystring: AuditEventQuery,
       response: { 200: Page(Type.Ref('AuditEvent'), 'AuditEventPage'), ...problems(400, 401, 403, 503) },
     },
   }, (req) => {
     const { limit, cursor, ...filter } = req.query
-    return service.searchAuditEvents(req.ctx, filter, decodeCursor(cursor, ['text', 'text']), limit ?? 25)
+    return service.searchAuditEvents(req.ctx, filter, decodeCursor(cursor, ['text', 'text', 'text']), limit ?? 25)
   })
 
   app.get<{ Querystring: Static<typeof ExportQuery> }>('/audit-events/export', {
@@ -111,13 +112,14 @@ export const auditRoutes: FastifyPluginAsync = async (app) => {
         'why (purpose of use, break-the-glass) and the outcome. Needs audit:read: a record of which workforce members looked at a ' +
         'patient is itself sensitive, so it is for privacy and compliance staff (release-of-information staff answer the ' +
         'HIPAA 164.528 accounting of disclosures from their own module). A patient the caller cannot see is 404. ' + FACILITY_RULE +
-        ' The report is audited (`patient.access-report`).',
+        ' The report is audited (`patient.access-report`); its pages list the events before its first page was asked for, so ' +
+        'the reads of its own pages are in the next report.',
       params: PatientParams,
       querystring: AccessReportQuery,
       response: { 200: Page(Type.Ref('AccessReportEntry'), 'AccessReportPage'), ...problems(400, 401, 403, 404, 503) },
     },
   }, (req) => {
     const { limit, cursor, from, to } = req.query
-    return service.patientAccessReport(req.ctx, req.params.patientId, { from, to }, decodeCursor(cursor, ['text', 'text']), limit ?? 25)
+    return service.patientAccessReport(req.ctx, req.params.patientId, { from, to }, decodeCursor(cursor, ['text', 'text', 'text']), limit ?? 25)
   })
 }

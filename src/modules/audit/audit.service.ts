@@ -44,7 +44,7 @@ const toAccessReportEntry = (row: repo.AuditEventListRow): AccessReportEntry => 
   facilityId: row.facilityId,
 })
 
-const eventKey = (r: repo.AuditEventListRow) => [r.occurredAt, r.id]
+const eventKey = (r: repo.AuditEventListRow & { horizon: string }) => [r.occurredAt, r.id, r.horizon]
 
 function checkRange(from: string | undefined, to: string | undefined) {
   if (from && to && new Date(from) >= new Date(to)) throw new BadRequestError('`from` must be before `to`', [{ pointer: 'from', detail: 'not before `to`' }])

@@ -114,6 +114,32 @@ t.test('audit trail search and patient access reports', async (t) => {
     t.type(paged.json().next, 'string')
   })
 
+  await t.test('paging through a report ends: it lists the events before its first page, not the reads of its own pages', async (t) => {
+    const fresh = await createPatient(db, a.facility.id)
+    await insertAuditEvents(db.kysely, [ev(10, { patientId: fresh.id, resourceId: fresh.id }), ev(11, { patientId: fresh.id, resourceId: fresh.id })])
+    for (const [what, path] of [['the access report', `/patients/${fresh.id}/access-report`], ['the audit search by patient', `/audit-events?patientId=${fresh.id}`]]) {
+      const page = async (query: string) => {
+        const res = await app.inject({ url: `${path}${path.includes('?') ? '&' : '?'}${query}`, headers: bearer(all) })
+        t.equal(res.statusCode, 200, res.body)
+        const body = res.json() as { items: { id?: string; eventId?: string }[]; next: string | null }
+        return { next: body.next, ids: body.items.map((e) => String(e.eventId ?? e.id)) }
+      }
+      const seen: string[] = []
+      let next: string | null = null
+      let pages = 0
+      do {
+        const p = await page(`limit=1${next ? `&cursor=${next}` : ''}`)
+        seen.push(...p.ids)
+        next = p.next
+      } while (next && ++pages < 50)
+      t.ok(pages < 50, `${what}: the walk ends (${pages + 1} pages)`)
+      t.equal(new Set(seen).size, seen.length, `${what}: each event once`)
+      const after = (await page('limit=100')).ids
+      t.same(seen, after.slice(0, seen.length), `${what}: the walk is the listing as of its first page`)
+      t.equal(after.length, seen.length + pages + 1, `${what}: a new listing adds the walk's ${pages + 1} audited reads, which the walk did not list`)
+    }
+  })
+
   await t.test('a patient the auditor cannot see is 404, and the attempt is audited', async (t) => {
     const other = await app.inject({ url: `/patients/${patient.id}/access-report`, headers: bearer(auditorB) })
     t.equal(other.statusCode, 404)
