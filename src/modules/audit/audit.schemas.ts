@@ -2,9 +2,9 @@ import { Type, type Static } from '@sinclair/typebox'
 import { PageQuery } from '../../http/pagination.ts'
 import { PURPOSES_OF_USE } from '../../http/security.ts'
 import { DEMO, DEMO_PATIENTS } from '../../lib/demo-ids.ts'
+import { Uuid } from '../../http/schema-parts.ts'
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
-const Uuid = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Instant = (description: string) => Type.String({ format: 'date-time', description })
 
 const Action = Type.Union(['create', 'read', 'update', 'delete', 'execute'].map((a) => Type.Literal(a)), { description: 'What was done (FHIR AuditEvent.action C/R/U/D/E).' })

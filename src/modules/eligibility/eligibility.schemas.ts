@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { DEMO, DEMO_ELIGIBILITY, DEMO_PATIENTS, DEMO_SCHEDULING } from '../../lib/demo-ids.ts'
+import { Uuid as Id } from '../../http/schema-parts.ts'
 
-const Id = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const DateOnly = (description: string) => Type.String({ format: 'date', description })
 const Stamp = Type.String({ format: 'date-time' })
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Display name.' })

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { DEMO } from '../../lib/demo-ids.ts'
+import { Uuid as Id } from '../../http/schema-parts.ts'
 
-const Id = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Display name.' })
 
 export const OrganizationSchema = Type.Object(

@@ -1,8 +1,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { DEMO, DEMO_PATIENTS, DEMO_SCHEDULING } from '../../lib/demo-ids.ts'
 import { AdministrativeSexSchema } from '../patients/patient.schemas.ts'
+import { Uuid as Id } from '../../http/schema-parts.ts'
 
-const Id = (description: string) => Type.String({ format: 'uuid', description })
 const Text = (maxLength: number, description: string) => Type.String({ minLength: 1, maxLength, pattern: '\\S', description })
 const Time = (description: string) => Type.String({ format: 'date-time', maxLength: 40, description })
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])

@@ -1,7 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { DEMO, DEMO_PATIENTS, DEMO_ROI } from '../../lib/demo-ids.ts'
+import { Uuid as Id } from '../../http/schema-parts.ts'
 
-const Id = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Text = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description })
 const DateOnly = (description: string) => Type.String({ format: 'date', maxLength: 10, description })
 const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()])

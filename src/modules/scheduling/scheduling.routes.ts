@@ -11,6 +11,7 @@ import * as referrals from './referral.service.ts'
 import * as S from './scheduling.schemas.ts'
 import * as slots from './slots.service.ts'
 import * as surgery from './surgery.service.ts'
+import { Uuid } from '../../http/schema-parts.ts'
 
 const tags = ['scheduling']
 const ActiveFilter = { active: Type.Optional(Type.Boolean({ description: 'Only active (true) or retired (false) ones.' })) }
@@ -21,7 +22,6 @@ const removal = (item: TSchema) => ({
 })
 const sendRemoval = <T extends { version: number }>(reply: FastifyReply, r: reference.Removal<T>) =>
   r.outcome === 'deleted' ? reply.code(204).send() : sendVersioned(reply, r.resource)
-const Uuid = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Window = {
   from: Type.String({ format: 'date-time', maxLength: 40, examples: [S.EXAMPLE_WEEK.from] }),
   to: Type.String({ format: 'date-time', maxLength: 40, examples: [S.EXAMPLE_WEEK.to] }),

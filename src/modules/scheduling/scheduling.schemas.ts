@@ -1,8 +1,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { PageQuery } from '../../http/pagination.ts'
 import { DEMO, DEMO_PATIENTS, DEMO_SCHEDULING } from '../../lib/demo-ids.ts'
+import { Uuid as Id } from '../../http/schema-parts.ts'
 
-const Id = (description: string, example?: string) => Type.String({ format: 'uuid', description, ...(example === undefined ? {} : { examples: [example] }) })
 const Text = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description })
 const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()])
 // Calendars are kept for the years 1900-2999: a time outside them is refused here (400), not
