@@ -66,21 +66,6 @@ export function listAuditEvents(
   return q.execute()
 }
 
-/** The patient's id and registering facility when the caller may see the patient at all. */
-export function findVisiblePatient(db: Db, patientId: string, facilityIds: string[] | undefined) {
-  let q = db.selectFrom('patient').select(['patient.id', 'patient.facilityId']).where('patient.id', '=', patientId)
-  if (facilityIds) {
-    const ids = scopeIds(facilityIds)
-    q = q.where((eb) =>
-      eb.or([
-        eb('patient.facilityId', 'in', ids),
-        eb.exists(eb.selectFrom('patientFacility').select('patientFacility.patientId').whereRef('patientFacility.patientId', '=', 'patient.id').where('patientFacility.facilityId', 'in', ids)),
-      ]),
-    )
-  }
-  return q.executeTakeFirst()
-}
-
 export async function listCheckpoints(db: Db, beforeSeq: string | undefined, limit: number) {
   let q = db.selectFrom('auditCheckpoint').select(checkpointColumns).orderBy('auditCheckpoint.seq', 'desc').limit(limit + 1)
   if (beforeSeq !== undefined) q = q.where('seq', '<', beforeSeq)

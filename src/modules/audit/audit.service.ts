@@ -5,6 +5,7 @@ import { toPage } from '../../http/pagination.ts'
 import { verifyChain } from './audit-chain.ts'
 import { toFhirAuditEvent } from './audit-fhir.ts'
 import { checkpointMessage, type AuditSigner } from './audit-signing.ts'
+import { findPatientCore } from '../patients/patient.repository.ts'
 import * as repo from './audit.repository.ts'
 import type { AccessReportEntry, AuditEvent, AuditEventFilter, Checkpoint } from './audit.schemas.ts'
 
@@ -116,7 +117,7 @@ export async function listCheckpoints(ctx: RequestContext, signer: AuditSigner, 
 export async function patientAccessReport(ctx: RequestContext, patientId: string, range: { from?: string; to?: string }, cursor: (string | number)[] | undefined, limit: number) {
   checkRange(range.from, range.to)
   const scope = facilityScope(ctx.principal)
-  const patient = await repo.findVisiblePatient(ctx.db, patientId, scope)
+  const patient = await findPatientCore(ctx.db, patientId, scope)
   if (!patient) throw new NotFoundError('Patient')
   const rows = await repo.listAuditEvents(ctx.db, { patientId, ...range }, scope, cursor, limit)
   await auditRead(ctx, {

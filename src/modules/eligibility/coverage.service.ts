@@ -6,6 +6,7 @@ import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError 
 import { toPage } from '../../http/pagination.ts'
 import { checkVersion } from '../../http/versioning.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
+import { findPatientCore } from '../patients/patient.repository.ts'
 import * as repo from './eligibility.repository.ts'
 import { toCoverage, toNetwork, toNetworkProvider, toParticipation, toPayer, toPlan } from './eligibility.mappers.ts'
 import type { CreateCoverageBody, CreatePlanBody, UpdateCoverageBody, UpdatePlanBody } from './eligibility.schemas.ts'
@@ -22,7 +23,7 @@ const pgCode = (err: unknown) => (err as { code?: string; constraint?: string })
  */
 export async function patientAccess(db: Kysely<Database>, ctx: RequestContext, patientId: string, what = 'Patient') {
   const scope = facilityScope(ctx.principal)
-  const patient = await repo.findPatientInScope(db, patientId, scope)
+  const patient = await findPatientCore(db, patientId, scope)
   if (!patient) throw new NotFoundError(what)
   let facilityId = patient.facilityId
   if (scope && !scope.includes(facilityId)) {

@@ -12,24 +12,6 @@ type Db = Kysely<Database>
 
 // ---- patients (core columns only) and facilities -----------------------------------------
 
-/** A patient visible through its registering facility or a linked one; `facilityIds` undefined: all. */
-export async function findPatientInScope(db: Db, patientId: string, facilityIds: string[] | undefined) {
-  let q = db
-    .selectFrom('patient')
-    .select(['id', 'organizationId', 'facilityId', 'familyName', 'givenNames', 'birthDate'])
-    .where('id', '=', patientId)
-  if (facilityIds) {
-    const ids = scopeIds(facilityIds)
-    q = q.where((eb) =>
-      eb.or([
-        eb('facilityId', 'in', ids),
-        eb.exists(eb.selectFrom('patientFacility').select('patientFacility.patientId').whereRef('patientFacility.patientId', '=', 'patient.id').where('patientFacility.facilityId', 'in', ids)),
-      ]),
-    )
-  }
-  return q.executeTakeFirst()
-}
-
 /** Facilities linked to the patient (the registering one included). */
 export async function listPatientFacilityIds(db: Db, patientId: string, registeringFacilityId: string): Promise<string[]> {
   const rows = await db.selectFrom('patientFacility').select('facilityId').where('patientId', '=', patientId).execute()

@@ -46,7 +46,7 @@ export type PatientRecord = Awaited<ReturnType<ReturnType<typeof patients>['exec
  * as a merge join walking every patient_facility row of the facility. The ids go as one array
  * parameter: the statement text is the same whatever the caller's number of facilities.
  */
-const inScope = (facilityIds: string[] | undefined) =>
+export const inScope = (facilityIds: string[] | undefined) =>
   sql<boolean>`EXISTS(SELECT FROM patient_facility pf WHERE pf.patient_id=patient.id AND pf.facility_id=ANY(${scopeIds(facilityIds ?? [])}::uuid[]) OFFSET 0)`
 
 /**
@@ -65,6 +65,20 @@ export async function findPatientById(db: Db, id: string, facilityIds: string[] 
 /** Row lock for changes; the caller holds the transaction. */
 export async function lockPatient(trx: Transaction<Database>, id: string, facilityIds: string[] | undefined) {
   let q = trx.selectFrom('patient').select(['id', 'organizationId', 'version', 'active', 'restriction']).where('id', '=', id).forUpdate()
+  if (facilityIds) q = q.where(inScope(facilityIds))
+  return q.executeTakeFirst()
+}
+
+/**
+ * The columns other modules check a patient by before referring to it (booking, referrals,
+ * coverages, ROI requests, access reports), when linked to one of the facilities (undefined:
+ * any). The one reading of "a patient this facility can reach" outside the patient routes.
+ */
+export function findPatientCore(db: Db | Transaction<Database>, id: string, facilityIds: string[] | undefined) {
+  let q = db.selectFrom('patient')
+    .select(['patient.id', 'patient.organizationId', 'patient.facilityId', 'patient.familyName', 'patient.givenNames'])
+    .select(sql<string>`patient.birth_date::text`.as('birthDate'))
+    .where('patient.id', '=', id)
   if (facilityIds) q = q.where(inScope(facilityIds))
   return q.executeTakeFirst()
 }

@@ -6,6 +6,7 @@ import { toPage } from '../../http/pagination.ts'
 import { authorizationProblems } from './roi-authorization.service.ts'
 import { assertPaidIfRequired } from './roi-fee.service.ts'
 import { assertTransition, auditRequest, changeStatus, dateIn, findRequest, lockRequest } from './roi-common.ts'
+import { findPatientCore } from '../patients/patient.repository.ts'
 import * as repo from './roi.repository.ts'
 import type { Disclosure, LegalBasis, RecordDisclosureBody, Release, ReleaseBody } from './roi.schemas.ts'
 import { guardPatientRead } from '../patients/patient-guard.ts'
@@ -127,7 +128,7 @@ export function recordDisclosure(ctx: RequestContext, patientId: string, body: R
   notInFuture(disclosedAt, '/disclosedAt')
   return withTransaction(ctx, async (trx) => {
     if (!canActFor(ctx.principal, body.facilityId)) throw new NotFoundError('Facility')
-    const patient = await repo.findPatientAtFacility(trx, patientId, body.facilityId)
+    const patient = await findPatientCore(trx, patientId, [body.facilityId])
     if (!patient) throw new NotFoundError('Patient')
     const row = await repo.insertDisclosure(trx, {
       organizationId: patient.organizationId,
@@ -152,7 +153,7 @@ export function recordDisclosure(ctx: RequestContext, patientId: string, body: R
 /** HIPAA 164.528: the accounting of disclosures, by default over the last six years. */
 export async function accounting(ctx: RequestContext, patientId: string, q: { from?: string; to?: string; limit?: number }, cursor: (string | number)[] | undefined) {
   const scope = facilityScope(ctx.principal)
-  const patient = await repo.findVisiblePatient(ctx.db, patientId, scope)
+  const patient = await findPatientCore(ctx.db, patientId, scope)
   if (!patient) throw new NotFoundError('Patient')
   const now = new Date()
   const to = q.to ?? now.toISOString().slice(0, 10)

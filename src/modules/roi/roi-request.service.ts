@@ -5,6 +5,7 @@ import { checkVersion } from '../../http/versioning.ts'
 import { addDays, isoDate } from '../../lib/dates.ts'
 import { checkAuthorizationForRequest } from './roi-authorization.service.ts'
 import { auditRequest, changeStatus, dateIn, effectiveDue, findRequest, lockRequest, toRoiRequest } from './roi-common.ts'
+import { findPatientCore } from '../patients/patient.repository.ts'
 import * as repo from './roi.repository.ts'
 import {
   ACCESS_BASES,
@@ -37,7 +38,7 @@ export function createRequest(ctx: RequestContext, body: CreateRoiRequestBody): 
     if (!canActFor(ctx.principal, body.facilityId)) throw new NotFoundError('Facility')
     const facility = await repo.findFacility(trx, body.facilityId)
     if (!facility) throw new NotFoundError('Facility')
-    const patient = await repo.findPatientAtFacility(trx, body.patientId, body.facilityId)
+    const patient = await findPatientCore(trx, body.patientId, [body.facilityId])
     if (!patient) throw new NotFoundError('Patient')
     if (body.receivedOn > dateIn(facility.timeZone)) {
       throw new BadRequestError('The request cannot be received in the future', [{ pointer: '/receivedOn', detail: 'after today at the facility' }])

@@ -21,31 +21,6 @@ const facilityToday = sql<string>`(now() AT TIME ZONE facility.time_zone)::date`
 export const findFacility = (db: Db, id: string) =>
   db.selectFrom('facility').select(['id', 'organizationId', 'timeZone', 'stateCode', 'roiDeadlineDays']).where('id', '=', id).executeTakeFirst()
 
-/** The patient when linked to the facility (registered there or shared with it). */
-export const findPatientAtFacility = (db: Db, patientId: string, facilityId: string) =>
-  db.selectFrom('patient').select(['patient.id', 'patient.organizationId'])
-    .where('patient.id', '=', patientId)
-    .where((eb) => eb.or([
-      eb('patient.facilityId', '=', facilityId),
-      eb.exists(eb.selectFrom('patientFacility').select('patientFacility.patientId')
-        .whereRef('patientFacility.patientId', '=', 'patient.id').where('patientFacility.facilityId', '=', facilityId)),
-    ]))
-    .executeTakeFirst()
-
-/** The patient when visible to one of the facilities (undefined: all facilities). */
-export function findVisiblePatient(db: Db, patientId: string, facilityIds: string[] | undefined) {
-  let q = db.selectFrom('patient').select(['patient.id', 'patient.organizationId', 'patient.facilityId']).where('patient.id', '=', patientId)
-  if (facilityIds) {
-    const ids = scopeIds(facilityIds)
-    q = q.where((eb) => eb.or([
-      eb('patient.facilityId', 'in', ids),
-      eb.exists(eb.selectFrom('patientFacility').select('patientFacility.patientId')
-        .whereRef('patientFacility.patientId', '=', 'patient.id').where('patientFacility.facilityId', 'in', ids)),
-    ]))
-  }
-  return q.executeTakeFirst()
-}
-
 export const insertRoiRequest = (db: Db, row: Insertable<RoiRequestTable>) =>
   db.insertInto('roiRequest').values(row).returningAll().executeTakeFirstOrThrow()
 

@@ -10,6 +10,7 @@ import { toPage } from '../../http/pagination.ts'
 import { formatInZone, localDate } from './availability.ts'
 import { checkReferral, countReferralVisit, returnReferralVisit } from './referral.service.ts'
 import { dbOf, scopedFacility, scopedProvider } from './reference.service.ts'
+import { findPatientCore } from '../patients/patient.repository.ts'
 import * as repo from './scheduling.repository.ts'
 import type { Appointment, BookAppointmentBody, CreateSlotHoldBody, RescheduleBody } from './scheduling.schemas.ts'
 import { findWaitlistMatches, intervalsOf, pickResources, spanIndex, type FacilityInfo } from './slots.service.ts'
@@ -142,7 +143,7 @@ async function reserve(trx: Trx, t: Target, owner: repo.ReservationOwner) {
 }
 
 async function patientAt(ctx: RequestContext, patientId: string, facilityId: string) {
-  const patient = await repo.findPatientAtFacility(dbOf(ctx), patientId, facilityId)
+  const patient = await findPatientCore(dbOf(ctx), patientId, [facilityId])
   if (!patient) throw new NotFoundError('Patient')
   return patient
 }

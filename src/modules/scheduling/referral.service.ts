@@ -9,6 +9,7 @@ import { isoDate } from '../../lib/dates.ts'
 import { isValidNpi } from '../../lib/identifiers.ts'
 import { guardedPage, guardPatientRead } from '../patients/patient-guard.ts'
 import { checkSpecialties, dbOf, scopedFacility } from './reference.service.ts'
+import { findPatientCore } from '../patients/patient.repository.ts'
 import * as repo from './scheduling.repository.ts'
 import type { CreateReferralBody, ReferralListQuery, UpdateReferralBody } from './scheduling.schemas.ts'
 
@@ -25,7 +26,7 @@ export async function createReferral(ctx: RequestContext, body: CreateReferralBo
   if (body.validTo < body.validFrom) errors.push({ pointer: '/validTo', detail: 'must not be before validFrom' })
   if (errors.length) throw new BadRequestError('The referral is not valid', errors)
   const facility = await scopedFacility(ctx, body.facilityId)
-  if (!(await repo.findPatientAtFacility(dbOf(ctx), body.patientId, facility.id))) throw new NotFoundError('Patient')
+  if (!(await findPatientCore(dbOf(ctx), body.patientId, [facility.id]))) throw new NotFoundError('Patient')
   if (body.specialtyId) await checkSpecialties(dbOf(ctx), [body.specialtyId])
   return withTransaction(ctx, async (trx) => {
     const row = await trx.insertInto('referral').values({

@@ -12,18 +12,6 @@ export function findFacility(db: Db, id: string, facilityIds: string[] | undefin
   return q.executeTakeFirst()
 }
 
-/** A patient of the facility's organisation who is linked to that facility (findTarget says the same in text). */
-export const findPatientAtFacility = (db: Db, patientId: string, facilityId: string) =>
-  db.selectFrom('patient')
-    .select(['patient.id', 'patient.familyName', 'patient.givenNames'])
-    .where('patient.id', '=', patientId)
-    .where((eb) => eb.or([
-      eb('patient.facilityId', '=', facilityId),
-      eb.exists(eb.selectFrom('patientFacility').select('patientFacility.patientId')
-        .whereRef('patientFacility.patientId', '=', 'patient.id').where('patientFacility.facilityId', '=', facilityId)),
-    ]))
-    .executeTakeFirst()
-
 /** Active providers working at the facility. */
 const activeProvidersAt = (db: Db, facilityId: string) =>
   db.selectFrom('provider')
@@ -99,7 +87,7 @@ export async function findTarget(
   const facility = $(q.facilityId, 'uuid')
   const provider = $(q.providerId, 'uuid')
   const start = $(q.start, 'timestamptz')
-  // The provider and the patient as findProviderAtFacility and findPatientAtFacility read them.
+  // The provider as findProviderAtFacility reads it, the patient as findPatientCore (patients) does.
   const text = `
     WITH ${facilityAndTypeCtes($, facility, q.scope, q.appointmentTypeId)}
     SELECT

@@ -9,6 +9,7 @@ import { addDays, isoDate } from '../../lib/dates.ts'
 import { guardPatientReads } from '../patients/patient-guard.ts'
 import { expandAvailability, formatInZone, localDate, localToInstant, type Interval } from './availability.ts'
 import { checkSpecialties, dbOf, providerAt, scopedFacility } from './reference.service.ts'
+import { findPatientCore } from '../patients/patient.repository.ts'
 import * as repo from './scheduling.repository.ts'
 import type { CreateWaitlistEntryBody, SlotQuery } from './scheduling.schemas.ts'
 
@@ -312,7 +313,7 @@ export const toWaitlistEntry = (r: WaitlistEntryRow) => ({
 
 export async function addToWaitlist(ctx: RequestContext, body: CreateWaitlistEntryBody) {
   const facility = await scopedFacility(ctx, body.facilityId)
-  if (!(await repo.findPatientAtFacility(dbOf(ctx), body.patientId, facility.id))) throw new NotFoundError('Patient')
+  if (!(await findPatientCore(dbOf(ctx), body.patientId, [facility.id]))) throw new NotFoundError('Patient')
   await typeFor(ctx, body.appointmentTypeId, facility.organizationId)
   if (body.providerId) await providerAt(ctx, body.providerId, facility.id)
   if (body.specialtyId) await checkSpecialties(dbOf(ctx), [body.specialtyId])

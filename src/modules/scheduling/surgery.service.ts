@@ -5,6 +5,7 @@ import { auditChange, withTransaction, type RequestContext } from '../../http/co
 import { BadRequestError, ConflictError, NotFoundError } from '../../http/errors.ts'
 import { formatInZone } from './availability.ts'
 import { dbOf, providerAt, scopedFacility } from './reference.service.ts'
+import { findPatientCore } from '../patients/patient.repository.ts'
 import * as repo from './scheduling.repository.ts'
 import type { CreateSurgicalCaseBody, ScheduleSurgicalCaseBody, SurgicalCase, UpdateChecklistBody } from './scheduling.schemas.ts'
 import { guardPatientRead } from '../patients/patient-guard.ts'
@@ -40,7 +41,7 @@ export async function createCase(ctx: RequestContext, body: CreateSurgicalCaseBo
   if (facility.kind === 'clinic') {
     throw new BadRequestError('Surgery is scheduled at a hospital or an ambulatory surgery centre', [{ pointer: '/facilityId', detail: 'facility is a clinic' }])
   }
-  if (!(await repo.findPatientAtFacility(dbOf(ctx), body.patientId, facility.id))) throw new NotFoundError('Patient')
+  if (!(await findPatientCore(dbOf(ctx), body.patientId, [facility.id]))) throw new NotFoundError('Patient')
   await providerAt(ctx, body.surgeonId, facility.id)
   return withTransaction(ctx, async (trx) => {
     const row = await trx.insertInto('surgicalCase').values({ ...body, createdBy: ctx.principal.sub }).returning('id').executeTakeFirstOrThrow()
