@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import { seedDemo } from '../../src/cli/seed-data.ts'
+import { DEMO, seedDemo } from '../../src/cli/seed-data.ts'
 import { buildTestApp } from '../helpers/app.ts'
 
 /**
@@ -56,4 +56,63 @@ t.test('every id an example gives for a kind the demo seeds is a demo row', asyn
     if (rows.length === 0) missing.push(`${key}=${id} at ${where}`)
   }
   t.same(missing, [], 'each is a row of the demo organisation')
+})
+
+/**
+ * "Try it out" on the scheduling operations, in the order an integrator would: the examples name
+ * a week of Dr. Ruiz's clinic hours in December 2027 (EXAMPLE_WEEK) and times in it. When that
+ * week nears (minimum notice) or passes, this fails: move EXAMPLE_WEEK and the dates with it.
+ */
+t.test('the scheduling examples, sent in order to the seeded demo, succeed', async (t) => {
+  const ctx = await buildTestApp(t)
+  await seedDemo(ctx.db.kysely, ctx.config, { info() {} } as never)
+  const token = await ctx.token(['scheduler'], [DEMO.hospitalId, DEMO.clinicId])
+  type Op = { parameters?: { name: string; in: string; example?: unknown }[]; requestBody?: { content: Record<string, { schema: Record<string, unknown>; example?: unknown; examples?: Record<string, { value: unknown }> }> } }
+  const doc = ctx.app.swagger() as unknown as { paths: Record<string, Record<string, Op & { operationId: string }>>; components: { schemas: Record<string, { examples?: unknown[] }> } }
+  const ops = new Map(Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [op.operationId, { path, method, op }] as const)))
+  /** The body example as Swagger UI fills it in: the media type's example, else its first named one, else the schema's. */
+  const exampleBody = (operationId: string) => {
+    const media = ops.get(operationId)!.op.requestBody?.content['application/json']
+    if (!media) return undefined
+    if (media.example !== undefined) return media.example
+    if (media.examples) return Object.values(media.examples)[0].value
+    const schema = media.schema as { $ref?: string; examples?: unknown[] }
+    return (schema.$ref ? doc.components.schemas[schema.$ref.split('/').pop()!] : schema).examples?.[0]
+  }
+  /** The operation's example request: its path (ids given as path), query from parameter examples, and body. */
+  const send = (operationId: string, pathIds: Record<string, string> = {}, headers: Record<string, string> = {}) => {
+    const { path, method, op } = ops.get(operationId)!
+    const query = new URLSearchParams()
+    for (const p of op.parameters ?? []) if (p.in === 'query' && p.example !== undefined) query.set(p.name, String(p.example))
+    const payload = exampleBody(operationId)
+    const url = path.replace(/\{(\w+)\}/g, (_, name: string) => pathIds[name] ?? String(op.parameters!.find((p) => p.name === name)!.example)) + (query.size ? `?${query}` : '')
+    return ctx.app.inject({ method: method.toUpperCase() as 'GET', url, headers: { authorization: `Bearer ${token}`, ...headers }, payload: payload as object })
+  }
+  const booking = exampleBody('bookAppointment') as { start: string; providerId: string }
+
+  const slots = await send('findSlots')
+  t.equal(slots.statusCode, 200, 'slots', { body: slots.body })
+  t.ok(slots.json().items.some((s: { start: string; providerId: string }) => Date.parse(s.start) === Date.parse(booking.start) && s.providerId === booking.providerId),
+    'the slot search example lists the booking example\'s time as free')
+
+  const booked = await send('bookAppointment')
+  t.equal(booked.statusCode, 201, 'booked', { body: booked.body })
+  t.equal(Date.parse(booked.json().start), Date.parse(booking.start))
+  const calendar = await send('getProviderCalendar')
+  t.equal(calendar.statusCode, 200, 'calendar', { body: calendar.body })
+  t.ok(calendar.json().entries.some((e: { id: string }) => e.id === booked.json().id), 'the calendar example shows the booking')
+
+  const moved = await send('rescheduleAppointment', { appointmentId: booked.json().id }, { 'if-match': booked.headers.etag as string })
+  t.equal(moved.statusCode, 200, 'moved', { body: moved.body })
+  const held = await send('holdSlot')
+  t.equal(held.statusCode, 201, 'the booking example\'s time, freed by the reschedule, is held', { body: held.body })
+
+  for (const operationId of ['addToWaitlist', 'createReferral']) {
+    const res = await send(operationId)
+    t.equal(res.statusCode, 201, operationId, { body: res.body })
+  }
+  const surgicalCase = await send('createSurgicalCase')
+  t.equal(surgicalCase.statusCode, 201, 'surgicalCase', { body: surgicalCase.body })
+  const scheduled = await send('scheduleSurgicalCase', { caseId: surgicalCase.json().id })
+  t.equal(scheduled.statusCode, 200, 'scheduled', { body: scheduled.body })
 })

@@ -36,7 +36,7 @@ const EX = {
   referral: '6f7a8b9c-0d1e-4f2a-b3c4-d5e6f7a8b9c0',
 }
 /** A week of Dr. Ruiz's clinic hours: the window of the slot and calendar examples. */
-export const EXAMPLE_WEEK = { from: '2026-12-07T00:00:00-05:00', to: '2026-12-12T00:00:00-05:00' }
+export const EXAMPLE_WEEK = { from: '2027-12-06T00:00:00-05:00', to: '2027-12-11T00:00:00-05:00' }
 
 export const ResourceKindSchema = Type.Union([Type.Literal('exam-room'), Type.Literal('procedure-room'), Type.Literal('operating-room'), Type.Literal('equipment')],
   { description: 'What a resource is.' },
@@ -213,7 +213,7 @@ export const CreateAvailabilityRuleBodySchema = Type.Object(
     effectiveFrom: DateOnly('First day.'),
     effectiveTo: Type.Optional(DateOnly('Last day.')),
   },
-  { additionalProperties: false, examples: [{ facilityId: EX.clinic, resourceId: EX.exam1, weekday: 6, startTime: '09:00', endTime: '12:00', effectiveFrom: '2026-12-01' }] },
+  { additionalProperties: false, examples: [{ facilityId: EX.clinic, resourceId: EX.exam1, weekday: 6, startTime: '09:00', endTime: '12:00', effectiveFrom: '2027-11-30' }] },
 )
 export type CreateAvailabilityRuleBody = Static<typeof CreateAvailabilityRuleBodySchema>
 export const UpdateAvailabilityRuleBodySchema = Type.Object(
@@ -228,7 +228,7 @@ export const UpdateAvailabilityRuleBodySchema = Type.Object(
   {
     additionalProperties: false, minProperties: 1,
     description: 'Appointments already booked stay where they are.',
-    examples: [{ endTime: '13:00' }, { effectiveTo: '2027-03-31' }],
+    examples: [{ endTime: '13:00' }, { effectiveTo: '2028-03-31' }],
   },
 )
 export type UpdateAvailabilityRuleBody = Static<typeof UpdateAvailabilityRuleBodySchema>
@@ -246,7 +246,7 @@ export const AvailabilityExceptionSchema = Type.Object(
   },
   {
     $id: 'AvailabilityException', additionalProperties: false,
-    examples: [{ id: EX.block, providerId: EX.ruiz, facilityId: EX.clinic, kind: 'block', resourceId: null, start: '2026-12-03T12:00:00-05:00', end: '2026-12-03T13:00:00-05:00', reason: 'Staff meeting' }],
+    examples: [{ id: EX.block, providerId: EX.ruiz, facilityId: EX.clinic, kind: 'block', resourceId: null, start: '2027-12-02T12:00:00-05:00', end: '2027-12-02T13:00:00-05:00', reason: 'Staff meeting' }],
   },
 )
 export const CreateAvailabilityExceptionBodySchema = Type.Object(
@@ -258,7 +258,7 @@ export const CreateAvailabilityExceptionBodySchema = Type.Object(
     end: Instant('End.'),
     reason: Type.Optional(Type.String({ maxLength: 500 })),
   },
-  { additionalProperties: false, examples: [{ facilityId: EX.clinic, kind: 'block', start: '2026-12-03T12:00:00-05:00', end: '2026-12-03T13:00:00-05:00', reason: 'Staff meeting' }] },
+  { additionalProperties: false, examples: [{ facilityId: EX.clinic, kind: 'block', start: '2027-12-02T12:00:00-05:00', end: '2027-12-02T13:00:00-05:00', reason: 'Staff meeting' }] },
 )
 export type CreateAvailabilityExceptionBody = Static<typeof CreateAvailabilityExceptionBodySchema>
 
@@ -276,7 +276,7 @@ export const SlotSchema = Type.Object(
   {
     $id: 'Slot', additionalProperties: false,
     examples: [{
-      status: 'free', start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:40:00-05:00', providerId: EX.ruiz, providerName: 'Dr. Ana Ruiz, MD', facilityId: EX.clinic,
+      status: 'free', start: '2027-12-06T09:20:00-05:00', end: '2027-12-06T10:00:00-05:00', providerId: EX.ruiz, providerName: 'Dr. Ana Ruiz, MD', facilityId: EX.clinic,
       appointmentTypeId: EX.newPatientVisit, resourceIds: [EX.exam1],
     }],
   },
@@ -307,7 +307,7 @@ export const CreateSlotHoldBodySchema = Type.Object(
     patientId: Type.Optional(Id('Patient the hold is for.')),
     expiresInSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600, default: 300 })),
   },
-  { additionalProperties: false, examples: [{ facilityId: EX.clinic, providerId: EX.ruiz, appointmentTypeId: EX.newPatientVisit, start: '2026-12-07T09:00:00-05:00', resourceIds: [EX.exam1] }] },
+  { additionalProperties: false, examples: [{ facilityId: EX.clinic, providerId: EX.ruiz, appointmentTypeId: EX.newPatientVisit, start: '2027-12-06T09:20:00-05:00', resourceIds: [EX.exam1] }] },
 )
 export type CreateSlotHoldBody = Static<typeof CreateSlotHoldBodySchema>
 
@@ -326,7 +326,7 @@ export const SlotHoldSchema = Type.Object(
   },
   {
     $id: 'SlotHold', additionalProperties: false,
-    examples: [{ id: EX.appointment, facilityId: EX.clinic, providerId: EX.ruiz, appointmentTypeId: EX.newPatientVisit, patientId: null, resourceIds: [EX.exam1], start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:40:00-05:00', expiresAt: '2026-12-01T10:05:00-05:00', status: 'busy-tentative' }],
+    examples: [{ id: EX.appointment, facilityId: EX.clinic, providerId: EX.ruiz, appointmentTypeId: EX.newPatientVisit, patientId: null, resourceIds: [EX.exam1], start: '2027-12-06T09:20:00-05:00', end: '2027-12-06T10:00:00-05:00', expiresAt: '2027-11-30T10:05:00-05:00', status: 'busy-tentative' }],
   },
 )
 
@@ -370,7 +370,7 @@ export const AppointmentSchema = Type.Object(
     examples: [{
       id: EX.appointment, status: 'booked', facilityId: EX.clinic, facilityName: 'Riverside Family Clinic', patientId: EX.patient, providerId: EX.ruiz,
       providerName: 'Dr. Ana Ruiz, MD', appointmentTypeId: EX.newPatientVisit, appointmentTypeName: 'New patient visit',
-      resources: [{ id: EX.exam1, name: 'Exam 1', kind: 'exam-room' }], start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:40:00-05:00',
+      resources: [{ id: EX.exam1, name: 'Exam 1', kind: 'exam-room' }], start: '2027-12-06T09:20:00-05:00', end: '2027-12-06T10:00:00-05:00',
       overbooked: false, referralId: null, referralOverridden: false, note: null, cancellation: null, enteredInError: null, version: 1,
     }],
   },
@@ -398,7 +398,7 @@ export const BookAppointmentBodySchema = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ facilityId: EX.clinic, patientId: EX.patient, providerId: EX.ruiz, appointmentTypeId: EX.newPatientVisit, start: '2026-12-07T09:00:00-05:00', resourceIds: [EX.exam1] }],
+    examples: [{ facilityId: EX.clinic, patientId: EX.patient, providerId: EX.ruiz, appointmentTypeId: EX.newPatientVisit, start: '2027-12-06T09:20:00-05:00', resourceIds: [EX.exam1] }],
   },
 )
 export type BookAppointmentBody = Static<typeof BookAppointmentBodySchema>
@@ -409,7 +409,7 @@ export const RescheduleBodySchema = Type.Object(
     providerId: Type.Optional(Id('New provider (default: the same).')),
     resourceIds: Type.Optional(Type.Array(Id('Resource.'), { maxItems: 4, uniqueItems: true })),
   },
-  { additionalProperties: false, examples: [{ start: '2026-12-08T10:00:00-05:00' }] },
+  { additionalProperties: false, examples: [{ start: '2027-12-07T10:00:00-05:00' }] },
 )
 export type RescheduleBody = Static<typeof RescheduleBodySchema>
 
@@ -443,7 +443,7 @@ export const CalendarSchema = Type.Object(
     examples: [{
       providerId: EX.ruiz, providerName: 'Dr. Ana Ruiz, MD',
       entries: [{
-        kind: 'appointment', id: EX.appointment, facilityId: EX.clinic, start: '2026-12-07T09:00:00-05:00', end: '2026-12-07T09:40:00-05:00', status: 'booked',
+        kind: 'appointment', id: EX.appointment, facilityId: EX.clinic, start: '2027-12-06T09:20:00-05:00', end: '2027-12-06T10:00:00-05:00', status: 'booked',
         patientId: EX.patient, patientName: 'Smith, John Paul', label: 'New patient visit',
       }],
     }],
@@ -455,7 +455,7 @@ export const ReferralStatusSchema = Type.Union([Type.Literal('active'), Type.Lit
 })
 const referralExample = {
   facilityId: EX.hospital, patientId: EX.patient, referringProviderNpi: DEMO_SCHEDULING.drRuizNpi, referringProviderName: 'Dr. Ana Ruiz, Riverside Family Clinic',
-  reason: 'Right upper quadrant pain; gallstones on ultrasound', icd10Codes: ['K80.20'], visitsAuthorized: 3, validFrom: '2026-11-01', validTo: '2027-02-28',
+  reason: 'Right upper quadrant pain; gallstones on ultrasound', icd10Codes: ['K80.20'], visitsAuthorized: 3, validFrom: '2027-11-01', validTo: '2028-02-29',
 }
 export const ReferralSchema = Type.Object(
   {
@@ -513,7 +513,7 @@ export const UpdateReferralBodySchema = Type.Object(
     validTo: Type.Optional(DateOnly('New last valid day (extends or shortens the expiry).')),
     authorizationNumber: Type.Optional(Nullable(Text(50, 'Payer prior-authorisation number; null removes it.'))),
   },
-  { additionalProperties: false, minProperties: 1, examples: [{ visitsAuthorized: 6, validTo: '2027-06-30' }, { status: 'cancelled' }] },
+  { additionalProperties: false, minProperties: 1, examples: [{ visitsAuthorized: 6, validTo: '2028-06-30' }, { status: 'cancelled' }] },
 )
 export type UpdateReferralBody = Static<typeof UpdateReferralBodySchema>
 export const ReferralListQuerySchema = Type.Object(
@@ -557,7 +557,7 @@ export const SurgicalCaseSchema = Type.Object(
     examples: [{
       id: EX.appointment, facilityId: EX.hospital, patientId: EX.patient, surgeonId: EX.okafor, surgeonName: 'Dr. Samuel Okafor, MD, FACS', procedureCodes: ['47562'],
       expectedDurationMinutes: 90, anesthesia: 'general', priority: 'elective', status: 'scheduled', statusReason: null, operatingRoomId: EX.hospitalOr,
-      start: '2026-12-09T08:00:00-05:00', end: '2026-12-09T09:30:00-05:00',
+      start: '2027-12-08T08:00:00-05:00', end: '2027-12-08T09:30:00-05:00',
       checklist: { historyAndPhysical: 'complete', labs: 'complete', clearance: 'pending', priorAuthorization: 'complete', consent: 'pending' }, bumpedByCaseId: null, version: 3,
     }],
   },
@@ -587,7 +587,7 @@ export const ScheduleSurgicalCaseBodySchema = Type.Object(
     bumpElective: Type.Optional(Type.Boolean({ default: false, description: 'Emergency cases only: displace overlapping elective cases (they go to needs-reschedule).' })),
     reason: Type.Optional(Reason),
   },
-  { additionalProperties: false, examples: [{ operatingRoomId: EX.hospitalOr, start: '2026-12-09T08:00:00-05:00' }] },
+  { additionalProperties: false, examples: [{ operatingRoomId: EX.hospitalOr, start: '2027-12-08T08:00:00-05:00' }] },
 )
 export type ScheduleSurgicalCaseBody = Static<typeof ScheduleSurgicalCaseBodySchema>
 
@@ -605,7 +605,7 @@ export const WaitlistEntrySchema = Type.Object(
   },
   {
     $id: 'WaitlistEntry', additionalProperties: false,
-    examples: [{ id: EX.referral, facilityId: EX.clinic, patientId: EX.patient, appointmentTypeId: EX.newPatientVisit, providerId: EX.ruiz, specialtyId: null, earliestDate: '2026-12-01', latestDate: '2026-12-20', status: 'waiting' }],
+    examples: [{ id: EX.referral, facilityId: EX.clinic, patientId: EX.patient, appointmentTypeId: EX.newPatientVisit, providerId: EX.ruiz, specialtyId: null, earliestDate: '2027-11-30', latestDate: '2027-12-19', status: 'waiting' }],
   },
 )
 export const CreateWaitlistEntryBodySchema = Type.Object(
@@ -618,7 +618,7 @@ export const CreateWaitlistEntryBodySchema = Type.Object(
     earliestDate: DateOnly('Earliest acceptable day.'),
     latestDate: DateOnly('Latest acceptable day.'),
   },
-  { additionalProperties: false, examples: [{ facilityId: EX.clinic, patientId: EX.patient, appointmentTypeId: EX.newPatientVisit, providerId: EX.ruiz, earliestDate: '2026-12-01', latestDate: '2026-12-20' }] },
+  { additionalProperties: false, examples: [{ facilityId: EX.clinic, patientId: EX.patient, appointmentTypeId: EX.newPatientVisit, providerId: EX.ruiz, earliestDate: '2027-11-30', latestDate: '2027-12-19' }] },
 )
 export type CreateWaitlistEntryBody = Static<typeof CreateWaitlistEntryBodySchema>
 export const WaitlistMatchSchema = Type.Object(
@@ -635,7 +635,7 @@ export const CancelledAppointmentSchema = Type.Object(
   },
   {
     $id: 'CancelledAppointment', additionalProperties: false,
-    examples: [{ ...AppointmentSchema.examples[0], status: 'cancelled', cancellation: { at: '2026-12-01T10:00:00-05:00', by: 'coordinator-7', reason: 'Patient called: travelling', late: false }, version: 2, waitlistMatches: [] }],
+    examples: [{ ...AppointmentSchema.examples[0], status: 'cancelled', cancellation: { at: '2027-11-30T10:00:00-05:00', by: 'coordinator-7', reason: 'Patient called: travelling', late: false }, version: 2, waitlistMatches: [] }],
   },
 )
 
