@@ -24,6 +24,7 @@ import * as nameKeyTransliteration from './20261128T160000Z-name-key-translitera
 import * as nameNativeKey from './20261128T170000Z-name-native-key.ts'
 import * as patientReferenceIndexes from './20261128T180000Z-patient-reference-indexes.ts'
 import * as nativeNameDuplicates from './20261128T190000Z-native-name-duplicates.ts'
+import * as scheduleChangeLog from './20261128T200000Z-schedule-change-log.ts'
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations = {
@@ -53,4 +54,5 @@ export const migrations = {
   '20261128T170000Z-name-native-key': nameNativeKey,
   '20261128T180000Z-patient-reference-indexes': patientReferenceIndexes,
   '20261128T190000Z-native-name-duplicates': nativeNameDuplicates,
+  '20261128T200000Z-schedule-change-log': scheduleChangeLog,
 }

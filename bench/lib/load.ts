@@ -21,7 +21,7 @@ export interface HttpLoad {
   baseUrl: string
   request: HttpRequest
   /** Called for every request when set (unique bodies or headers). */
-  vary?: () => Pick<HttpRequest, 'body' | 'headers'>
+  vary?: () => Partial<Pick<HttpRequest, 'path' | 'body' | 'headers'>>
   connections: number
   seconds: number
 }
@@ -41,7 +41,7 @@ export function runHttp({ baseUrl, request, vary, connections, seconds }: HttpLo
     ...(vary && {
       setupRequest: (r: object) => {
         const v = vary()
-        return { ...r, headers: { ...headers, ...v.headers }, body: json(v.body ?? request.body) }
+        return { ...r, path: v.path ?? request.path, headers: { ...headers, ...v.headers }, body: json(v.body ?? request.body) }
       },
     }),
   }

@@ -53,10 +53,10 @@ export interface Scenario<S = unknown> {
   /** The request every connection repeats. */
   request(state: S): HttpRequest
   /**
-   * Per-request changes (unique bodies or Idempotency-Keys for creates). Leave it out for
+   * Per-request changes (unique bodies or Idempotency-Keys for creates, paths). Leave it out for
    * fixed requests: autocannon then reuses one prebuilt buffer and costs the server's CPU less.
    */
-  vary?(state: S, n: number): Pick<HttpRequest, 'body' | 'headers'>
+  vary?(state: S, n: number): Partial<Pick<HttpRequest, 'path' | 'body' | 'headers'>>
   raw: RawWork<S>
   /** A second ratio: this scenario's req/s over another scenario's (measured in the same run). */
   compare?: { scenario: string; minRatio?: number; label: string }

@@ -203,8 +203,11 @@ let spanView = new DataView(spanBytes.buffer, spanBytes.byteOffset, spanBytes.le
 /** busy JSON ({ owner: hex or null }) as a Map of flat spans. */
 const busyOf = (json: Record<string, string | null> | null) => new Map(Object.entries(json ?? {}).map(([owner, hex]) => [owner, decodeSpans(hex)]))
 
-/** The slot search statement and its values (findSlotSearch); exported for the bench's raw baseline, which sends the same. */
-export function slotSearchStatement(q: SlotSearchQuery) {
+/**
+ * The slot search statement and its values (findSlotSearch); exported for the bench's raw
+ * baseline, which sends the same without a snapshot (the lookup read every time).
+ */
+export function slotSearchStatement(q: SlotSearchQuery, known?: string) {
   const { values, $ } = textStatement()
   const facility = $(q.facilityId, 'uuid')
   const ctes = facilityAndTypeCtes($, facility, q.scope, q.appointmentTypeId)
@@ -215,27 +218,41 @@ export function slotSearchStatement(q: SlotSearchQuery) {
              OR EXISTS (SELECT FROM provider_specialty ps WHERE ps.provider_id = p.id AND ps.specialty_id = coalesce(${$(q.specialtyId ?? null, 'uuid')}, (SELECT specialty_id FROM t))))
            ORDER BY p.id LIMIT 50`
   const busy = liveIn('(SELECT lo FROM w)', '(SELECT hi FROM w)')
+  const snapshot = $(known ?? null, 'pg_snapshot')
+  // The lookup is read only when stale: Postgres evaluates a CASE branch's subqueries only when it is taken.
+  const ifStale = (expr: string) => `CASE WHEN (SELECT stale FROM v) THEN ${expr} END`
   const text = `
     WITH ${ctes},
     p AS (SELECT p.id, p.display_name FROM provider p JOIN provider_facility pf ON pf.provider_id = p.id
            WHERE pf.facility_id = ${facility} AND p.active ${which}),
     x AS (SELECT id, kind, name FROM resource WHERE facility_id = ${facility} AND active AND kind IN (SELECT unnest(resource_kinds) FROM t)),
     w AS (SELECT ${$(q.from, 'timestamptz')} - make_interval(mins => buffer_before_minutes) AS lo,
-                 ${$(q.to, 'timestamptz')} + make_interval(mins => buffer_after_minutes) AS hi FROM t)
+                 ${$(q.to, 'timestamptz')} + make_interval(mins => buffer_after_minutes) AS hi FROM t),
+    v AS (SELECT ${snapshot} IS NULL OR EXISTS (
+            SELECT FROM (SELECT '${NIL_OWNER}'::uuid AS id UNION ALL SELECT id FROM p UNION ALL SELECT id FROM x) o
+              JOIN schedule_change c ON c.owner_id = o.id AND c.xid >= pg_snapshot_xmin(${snapshot})
+             WHERE NOT pg_visible_in_snapshot(c.xid, ${snapshot})) AS stale)
     SELECT
-      (SELECT ${FACILITY_JSON} FROM f) AS facility,
-      (SELECT ${TYPE_JSON} FROM t) AS type,
-      (SELECT json_agg(json_build_object('id', id, 'displayName', display_name)) FROM p) AS providers,
-      (SELECT json_agg(json_build_object('id', id, 'kind', kind) ORDER BY name, id) FROM x) AS resources,
-      (SELECT ${RULES_JSON} FROM availability_rule WHERE provider_id IN (SELECT id FROM p) AND facility_id = ${facility}) AS rules,
-      (SELECT ${EXCEPTIONS_JSON} FROM availability_exception WHERE provider_id IN (SELECT id FROM p)
-          AND start_at < ${$(q.to, 'timestamptz')} AND end_at > ${$(q.expandFrom, 'timestamptz')}) AS exceptions,
-      (SELECT json_object_agg(o.id, o.spans) FROM (
+      (SELECT stale FROM v) AS stale,
+      pg_current_snapshot()::text AS snapshot,
+      ${ifStale(`(SELECT ${FACILITY_JSON} FROM f)`)} AS facility,
+      ${ifStale(`(SELECT ${TYPE_JSON} FROM t)`)} AS type,
+      ${ifStale(`(SELECT json_agg(json_build_object('id', id, 'displayName', display_name)) FROM p)`)} AS providers,
+      ${ifStale(`(SELECT json_agg(json_build_object('id', id, 'kind', kind) ORDER BY name, id) FROM x)`)} AS resources,
+      ${ifStale(`(SELECT ${RULES_JSON} FROM availability_rule WHERE provider_id IN (SELECT id FROM p) AND facility_id = ${facility})`)} AS rules,
+      ${ifStale(`(SELECT ${EXCEPTIONS_JSON} FROM availability_exception WHERE provider_id IN (SELECT id FROM p)
+          AND start_at < ${$(q.to, 'timestamptz')} AND end_at > ${$(q.expandFrom, 'timestamptz')})`)} AS exceptions,
+      ${ifStale(`(SELECT json_object_agg(o.id, o.spans) FROM (
           SELECT p.id, ${spansWhere(`r.provider_id = p.id AND ${busy}`)} AS spans FROM p
           UNION ALL
-          SELECT x.id, ${spansWhere(`r.resource_id = x.id AND ${busy}`)} FROM x) o) AS busy`
+          SELECT x.id, ${spansWhere(`r.resource_id = x.id AND ${busy}`)} FROM x) o)`)} AS busy,
+      ${ifStale(`(SELECT (extract(epoch FROM min(r.expires_at)) * 1000)::bigint::text FROM reservation r
+          WHERE r.hold_id IS NOT NULL AND r.expires_at > now() AND (r.provider_id IN (SELECT id FROM p) OR r.resource_id IN (SELECT id FROM x)))`)} AS "holdsExpireAt"`
   return { text, values }
 }
+
+/** The owner under which schedule_change logs changes to what a search reads besides reservations. */
+const NIL_OWNER = '00000000-0000-0000-0000-000000000000'
 
 export interface SlotSearchQuery {
   facilityId: string
@@ -266,25 +283,45 @@ export interface SlotSearchQuery {
  * planner then knows how many in the generic plan too, and Postgres keeps that plan. For an array
  * it assumes ten, judged the generic plan dearer than a custom one and planned every search
  * afresh (0.7 ms under load).
+ *
+ * `known`: the snapshot of an earlier read of the same search (readSlotSearch keeps them). The
+ * lookup is then read only when a transaction that changed these schedules (schedule_change:
+ * their providers' and resources' reservations, or the reference rows under the nil owner) has
+ * committed since, and the statement otherwise reads only what it needs to tell: the providers
+ * and resources, and their log rows from the snapshot's xmin on.
  */
-export async function findSlotSearch(db: Db, q: SlotSearchQuery): Promise<SlotSearchLookup> {
-  const { text, values } = slotSearchStatement(q)
+export async function findSlotSearch(db: Db, q: SlotSearchQuery, known?: string): Promise<SlotSearchRead> {
+  const { text, values } = slotSearchStatement(q, known)
   const { rows } = await plain(db).executeQuery<{
+    stale: boolean; snapshot: string
     facility: TargetLookup['facility']; type: Record<string, unknown> | null; providers: SlotSearchLookup['providers'] | null
     resources: SlotSearchLookup['resources'] | null; rules: TargetLookup['rules'] | null; exceptions: Record<string, unknown>[] | null
-    busy: Record<string, string | null> | null
+    busy: Record<string, string | null> | null; holdsExpireAt: string | null
   }>(CompiledQuery.raw(text, values))
   const r = rows[0]
+  if (!r.stale) return { snapshot: known!, lookup: undefined }
   return {
-    facility: r.facility,
-    type: toType(r.type),
-    providers: r.providers ?? [],
-    resources: r.resources ?? [],
-    rules: r.rules ?? [],
-    exceptions: toExceptions(r.exceptions),
-    busy: busyOf(r.busy),
+    snapshot: r.snapshot,
+    holdsExpireAt: r.holdsExpireAt === null ? undefined : Number(r.holdsExpireAt),
+    lookup: {
+      facility: r.facility,
+      type: toType(r.type),
+      providers: r.providers ?? [],
+      resources: r.resources ?? [],
+      rules: r.rules ?? [],
+      exceptions: toExceptions(r.exceptions),
+      busy: busyOf(r.busy),
+    },
   }
 }
+
+/**
+ * What findSlotSearch read: the snapshot its lookup is as of, and the lookup, or none when the
+ * lookup read under the `known` snapshot is still current (no change to these schedules has
+ * committed since). `holdsExpireAt`: when the first live hold among them expires (epoch ms), after
+ * which the lookup shows busy time that is free.
+ */
+export type SlotSearchRead = { snapshot: string; lookup: SlotSearchLookup; holdsExpireAt?: number } | { snapshot: string; lookup: undefined }
 
 export const listResources = (db: Db, facilityId: string, ids?: string[]) => {
   let q = db.selectFrom('resource').selectAll().where('facilityId', '=', facilityId).where('active', '=', true).orderBy('name').orderBy('id')

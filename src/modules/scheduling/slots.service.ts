@@ -11,6 +11,7 @@ import { expandAvailability, formatInZone, localDate, localToInstant, type Inter
 import { checkSpecialties, dbOf, providerAt, scopedFacility } from './reference.service.ts'
 import { findPatientCore } from '../patients/patient.repository.ts'
 import * as repo from './scheduling.repository.ts'
+import { readSlotSearch } from './slot-search-cache.ts'
 import type { CreateWaitlistEntryBody, SlotQuery } from './scheduling.schemas.ts'
 
 const MINUTE = 60_000
@@ -213,10 +214,11 @@ export async function searchSlots(ctx: RequestContext, query: SlotQuery, cursor:
   if (to <= from || to.getTime() - from.getTime() > MAX_WINDOW_DAYS * 86_400_000) {
     throw new BadRequestError('The search window is not valid', [{ pointer: 'to', detail: `must be after from and at most ${MAX_WINDOW_DAYS} days later` }])
   }
-  const found = await repo.findSlotSearch(dbOf(ctx), {
+  const q: repo.SlotSearchQuery = {
     facilityId: query.facilityId, scope: facilityScope(ctx.principal), appointmentTypeId: query.appointmentTypeId,
     providerIds: query.providerId, specialtyId: query.specialtyId, from, to, expandFrom: new Date(from.getTime() - 86_400_000),
-  })
+  }
+  const found = ctx.trx ? (await repo.findSlotSearch(ctx.trx, q)).lookup! : await readSlotSearch(ctx.db, q)
   const { facilityId, page } = slotPage(found, query, from, to, cursor)
   // The audit event is written with others a while later (group commit); only the page waits for
   // it. What the search worked with (the reservations, every candidate) is gone by then: held that
