@@ -2,18 +2,20 @@ import type { Kysely } from 'kysely'
 import type { Database } from '../../db/database.ts'
 import { findSlotSearch, type SlotSearchLookup, type SlotSearchQuery } from './scheduling.repository.ts'
 
-/**
- * What is kept per database handle, in busy-time bounds (8 bytes each; a busy four weeks of one
- * provider is about 1,300, a specialty's fifty providers 60,000): about 32 MB. The least recently
- * used lookups go first.
- */
-const MAX_BOUNDS = 4_000_000
-/**
- * Longest a lookup is kept, however current: the schedule change log keeps an hour of rows
- * (migration 20261128T200000Z), so a snapshot this old is still checked against every change
- * since it.
- */
-const MAX_AGE_MS = 10 * 60_000
+export const slotSearchCacheLimits = {
+  /**
+   * What is kept per database handle, in busy-time bounds (8 bytes each; a busy four weeks of one
+   * provider is about 1,300, a specialty's fifty providers 60,000): about 32 MB. The least
+   * recently used lookups go first.
+   */
+  maxBounds: 4_000_000,
+  /**
+   * Longest a lookup is kept, however current: the schedule change log keeps an hour of rows
+   * (migration 20261128T200000Z), so a snapshot this old is still checked against every change
+   * since it.
+   */
+  maxAgeMs: 10 * 60_000,
+}
 
 interface Entry {
   /** The snapshot the lookup was read under (pg_snapshot as text). */
@@ -21,7 +23,7 @@ interface Entry {
   lookup: SlotSearchLookup
   /** Epoch ms after which it is read afresh: its age limit, or the first of its live holds to expire. */
   until: number
-  /** Its busy-time bounds, and one per row it names besides: its share of MAX_BOUNDS. */
+  /** Its busy-time bounds, and one per row it names besides: its share of maxBounds. */
   weight: number
 }
 
@@ -60,7 +62,7 @@ export async function readSlotSearch(db: Kysely<Database>, q: SlotSearchQuery): 
   const before = entries.get(key)
   const read = await findSlotSearch(db, q, before && before.until > now ? before.snapshot : undefined)
   const entry = read.lookup
-    ? { snapshot: read.snapshot, lookup: read.lookup, until: Math.min(now + MAX_AGE_MS, read.holdsExpireAt ?? Infinity), weight: weightOf(read.lookup) }
+    ? { snapshot: read.snapshot, lookup: read.lookup, until: Math.min(now + slotSearchCacheLimits.maxAgeMs, read.holdsExpireAt ?? Infinity), weight: weightOf(read.lookup) }
     : before!
   // Searches of the same key run at once: the entry read last is kept (the most recently used, at
   // the end of the map's order), unless another search replaced it meanwhile with a newer one.
@@ -68,15 +70,21 @@ export async function readSlotSearch(db: Kysely<Database>, q: SlotSearchQuery): 
   if (current === before || current === undefined || entry !== before) {
     if (current) kept.weight -= current.weight
     entries.delete(key)
-    if (entry.weight <= MAX_BOUNDS) {
+    if (entry.weight <= slotSearchCacheLimits.maxBounds) {
       entries.set(key, entry)
       kept.weight += entry.weight
     }
     for (const [oldest, e] of entries) {
-      if (kept.weight <= MAX_BOUNDS) break
+      if (kept.weight <= slotSearchCacheLimits.maxBounds) break
       entries.delete(oldest)
       kept.weight -= e.weight
     }
   }
   return entry.lookup
+}
+
+/** How many lookups are kept for the handle, and their weight in bounds (tests). */
+export function keptSlotSearches(db: Kysely<Database>) {
+  const kept = caches.get(db)
+  return { lookups: kept?.entries.size ?? 0, bounds: kept?.weight ?? 0 }
 }

@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { buildApp } from '../../../src/app.ts'
 import { createDb } from '../../../src/db/create-db.ts'
+import { keptSlotSearches, slotSearchCacheLimits } from '../../../src/modules/scheduling/slot-search-cache.ts'
 import { bearer, buildTestApp, type TestContext } from '../../helpers/app.ts'
 import { usingPostgres } from '../../helpers/db.ts'
 import { clinic, localAt } from './fixtures.ts'
@@ -39,11 +40,11 @@ t.test('a repeated slot search is answered from its kept lookup, and sees every 
   await sql`ALTER TABLE reservation DISABLE TRIGGER reservation_changed_insert`.execute(db.kysely)
   const unlogged = await book('09:00')
   await sql`ALTER TABLE reservation ENABLE TRIGGER reservation_changed_insert`.execute(db.kysely)
-  t.equal(unlogged.statusCode, 201, unlogged.body)
+  t.equal(unlogged.statusCode, 201, 'booked', { body: unlogged.body })
   t.ok((await free()).has(Date.parse(at('09:00'))), 'served from the kept lookup: the unlogged booking is not seen')
 
   const logged = await book('10:00')
-  t.equal(logged.statusCode, 201, logged.body)
+  t.equal(logged.statusCode, 201, 'booked', { body: logged.body })
   let now = await free()
   t.notOk(now.has(Date.parse(at('10:00'))), 'a booking committed since is seen')
   t.notOk(now.has(Date.parse(at('09:00'))), 'and the lookup read afresh has the unlogged one too')
@@ -64,12 +65,52 @@ t.test('a repeated slot search is answered from its kept lookup, and sees every 
     method: 'POST', url: '/slot-holds', headers: bearer(token),
     payload: { facilityId: c.facility.id, providerId: c.provider.id, appointmentTypeId: c.type.id, start: at('13:00'), resourceIds: [c.room.id] },
   })
-  t.equal(hold.statusCode, 201, hold.body)
+  t.equal(hold.statusCode, 201, 'held', { body: hold.body })
   await sql`UPDATE reservation SET expires_at = clock_timestamp() + interval '1.5 seconds' WHERE hold_id = ${hold.json().id}::uuid`.execute(db.kysely)
   t.notOk((await free()).has(Date.parse(at('13:00'))), 'a live hold takes its time')
   t.notOk((await free()).has(Date.parse(at('13:00'))), 'still, from the kept lookup')
   await sleep(1600)
   t.ok((await free()).has(Date.parse(at('13:00'))), 'the time is free again once the hold has expired, though nothing was written')
+})
+
+t.test('what is kept is bounded: by weight, least recently used out first, and by age', async (t) => {
+  const ctx = await buildTestApp(t)
+  const { db } = ctx
+  const { c, token, book } = await setUp(ctx)
+  const limits = { ...slotSearchCacheLimits }
+  t.teardown(() => Object.assign(slotSearchCacheLimits, limits))
+  // Four one-day searches (days 3 to 6), each of its own window.
+  const day = (n: number) => `/slots?facilityId=${c.facility.id}&appointmentTypeId=${c.type.id}&providerId=${c.provider.id}`
+    + `&from=${encodeURIComponent(localAt(ZONE, n, '00:00'))}&to=${encodeURIComponent(localAt(ZONE, n + 1, '00:00'))}&limit=500`
+  const starts = async (n: number) => {
+    const res = await ctx.app.inject({ url: day(n), headers: bearer(token) })
+    t.equal(res.statusCode, 200, `day ${n}`, { body: res.body })
+    return new Set<number>(res.json().items.map((s: { start: string }) => Date.parse(s.start)))
+  }
+  await starts(3)
+  const one = keptSlotSearches(db.kysely)
+  t.equal(one.lookups, 1, 'a search is kept')
+  slotSearchCacheLimits.maxBounds = one.bounds * 2
+  for (const n of [4, 5, 6]) await starts(n)
+  t.same(keptSlotSearches(db.kysely), { lookups: 2, bounds: one.bounds * 2 }, 'no more than the bound: the two used last')
+
+  // Which two: a booking the log does not see shows in a search read afresh, not in a kept one.
+  await sql`ALTER TABLE reservation DISABLE TRIGGER reservation_changed_insert`.execute(db.kysely)
+  const booked = await book('09:00')
+  await sql`ALTER TABLE reservation ENABLE TRIGGER reservation_changed_insert`.execute(db.kysely)
+  t.equal(booked.statusCode, 201, 'booked', { body: booked.body })
+  t.notOk((await starts(3)).has(Date.parse(at('09:00'))), 'the first search, put out, is read afresh')
+
+  slotSearchCacheLimits.maxAgeMs = 0
+  await starts(6)
+  await sql`ALTER TABLE reservation DISABLE TRIGGER reservation_changed_insert`.execute(db.kysely)
+  const sixth = await ctx.app.inject({
+    method: 'POST', url: '/appointments', headers: bearer(token),
+    payload: { facilityId: c.facility.id, patientId: c.patient.id, providerId: c.provider.id, appointmentTypeId: c.type.id, start: localAt(ZONE, 6, '09:00'), resourceIds: [c.room.id] },
+  })
+  await sql`ALTER TABLE reservation ENABLE TRIGGER reservation_changed_insert`.execute(db.kysely)
+  t.equal(sixth.statusCode, 201, 'booked', { body: sixth.body })
+  t.notOk((await starts(6)).has(Date.parse(localAt(ZONE, 6, '09:00'))), 'a lookup past its age is read afresh')
 })
 
 t.test('the change log: a row per owner and statement, pruned after an hour, written only by its triggers', async (t) => {
@@ -79,7 +120,7 @@ t.test('the change log: a row per owner and statement, pruned after an hour, wri
   const rows = async () => (await sql<{ owner: string; n: string }>`SELECT owner_id::text AS owner, count(*)::text AS n FROM schedule_change GROUP BY 1`.execute(db.kysely)).rows
   const before = new Map((await rows()).map((r) => [r.owner, Number(r.n)]))
   const booked = await book('09:00')
-  t.equal(booked.statusCode, 201, booked.body)
+  t.equal(booked.statusCode, 201, 'booked', { body: booked.body })
   const after = new Map((await rows()).map((r) => [r.owner, Number(r.n)]))
   t.equal(after.get(c.provider.id), (before.get(c.provider.id) ?? 0) + 1, 'the provider\'s schedule changed once')
   t.equal(after.get(c.room.id), (before.get(c.room.id) ?? 0) + 1, 'and the room\'s')
