@@ -88,9 +88,12 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE TRIGGER reservation_truncated AFTER TRUNCATE ON reservation
             FOR EACH STATEMENT EXECUTE FUNCTION schedule_reference_changed()`.execute(db)
 
-  // The application reads the log; only the triggers (through the SECURITY DEFINER function) write it.
+  // The application reads the log; only the triggers (through the SECURITY DEFINER function) write
+  // it. The triggers run as whoever changed the rows, the API's role among them, so that role may
+  // call schedule_changed: which can only append (a row too many makes a search read afresh).
   await sql`REVOKE ALL ON schedule_change FROM patient_access_app`.execute(db)
   await sql`GRANT SELECT ON schedule_change TO patient_access_app`.execute(db)
+  await sql`GRANT EXECUTE ON FUNCTION schedule_changed(uuid[]) TO patient_access_app`.execute(db)
 }
 
 const REFERENCE_TABLES = [

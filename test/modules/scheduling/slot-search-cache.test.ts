@@ -134,6 +134,15 @@ t.test('the change log: a row per owner and statement, pruned after an hour, wri
     (await sql<{ ok: boolean }>`SELECT has_table_privilege('patient_access_app', 'schedule_change', ${privilege}) AS ok`.execute(db.kysely)).rows[0].ok
   t.ok(await can('SELECT'), 'the application role reads the log')
   for (const privilege of ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) t.notOk(await can(privilege), `and cannot ${privilege} it`)
+
+  // The API's role changes schedules, and its changes are logged through the triggers.
+  const logged = await db.kysely.transaction().execute(async (trx) => {
+    await sql`SET LOCAL ROLE patient_access_app`.execute(trx)
+    await trx.updateTable('availabilityRule').set({ endTime: '17:30' }).where('providerId', '=', c.provider.id).execute()
+    await trx.deleteFrom('appointment').where('id', '=', booked.json().id).execute()
+    return (await sql<{ owner: string }>`SELECT owner_id::text AS owner FROM schedule_change WHERE xid = pg_current_xact_id() ORDER BY 1`.execute(trx)).rows.map((r) => r.owner)
+  })
+  t.same(logged, [c.provider.id, c.room.id, '00000000-0000-0000-0000-000000000000'].sort(), 'as the application role: the rule change and the freed reservations are logged')
 })
 
 t.test('searches on two nodes stay current under concurrent bookings on both', {
