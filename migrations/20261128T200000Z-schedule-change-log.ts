@@ -17,26 +17,30 @@ import { sql, type Kysely } from 'kysely'
 // snapshot's xmin on, so only the rows of recent transactions are read.
 //
 // Rows more than an hour old are pruned by the appending trigger now and then (one transaction
-// at a time); a cached lookup is kept at most ten minutes, so no row a lookup still needs is gone.
+// at a time); a cached lookup is kept at most ten minutes, so no row a lookup still needs is gone
+// (but see schedule_change_prune on transactions left open for most of an hour).
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     CREATE TABLE schedule_change (
       owner_id uuid NOT NULL,
       xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
-      at timestamptz NOT NULL DEFAULT now()
+      at timestamptz NOT NULL DEFAULT clock_timestamp()
     )`.execute(db)
   await sql`CREATE INDEX schedule_change_owner ON schedule_change (owner_id, xid)`.execute(db)
   await sql`CREATE INDEX schedule_change_at ON schedule_change (at)`.execute(db)
 
-  // Removes rows over an hour old whose transactions have ended, where no other transaction is
-  // doing it; returns how many.
+  // Removes rows written over an hour ago, where no other transaction is doing it; returns how
+  // many. A row of a transaction still open is invisible here, so it is pruned an hour after it
+  // was written and committed at the earliest. A transaction that wrote reservations and then
+  // stayed open for most of an hour before committing could have its row pruned within the ten
+  // minutes a lookup from before its commit is kept: that lookup would miss it.
   await sql`
     CREATE FUNCTION schedule_change_prune() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
     DECLARE
       n bigint := 0;
     BEGIN
       IF pg_try_advisory_xact_lock(${sql.lit(0x7363_6863)}) THEN
-        DELETE FROM schedule_change WHERE at < now() - interval '1 hour' AND xid < pg_snapshot_xmin(pg_current_snapshot());
+        DELETE FROM schedule_change WHERE at < clock_timestamp() - interval '1 hour';
         GET DIAGNOSTICS n = ROW_COUNT;
       END IF;
       RETURN n;

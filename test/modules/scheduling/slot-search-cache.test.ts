@@ -128,7 +128,8 @@ t.test('the change log: a row per owner and statement, pruned after an hour, wri
   await sql`INSERT INTO schedule_change (owner_id, at) VALUES (${c.provider.id}::uuid, now() - interval '2 hours'), (${c.room.id}::uuid, now() - interval '59 minutes')`.execute(db.kysely)
   const pruned = await sql<{ n: string }>`SELECT schedule_change_prune()::text AS n`.execute(db.kysely)
   t.equal(pruned.rows[0].n, '1', 'only the row over an hour old is pruned')
-  t.equal((await sql<{ n: string }>`SELECT count(*)::text AS n FROM schedule_change WHERE at < now() - interval '1 hour'`.execute(db.kysely)).rows[0].n, '0')
+  t.equal((await sql<{ n: string }>`SELECT count(*)::text AS n FROM schedule_change WHERE at < now() - interval '1 hour'`.execute(db.kysely)).rows[0].n, '0', 'none over an hour is left')
+  t.equal((await sql<{ n: string }>`SELECT count(*)::text AS n FROM schedule_change WHERE at < now() - interval '58 minutes'`.execute(db.kysely)).rows[0].n, '1', 'the 59 minutes old row stays')
 
   const can = async (privilege: string) =>
     (await sql<{ ok: boolean }>`SELECT has_table_privilege('patient_access_app', 'schedule_change', ${privilege}) AS ok`.execute(db.kysely)).rows[0].ok
