@@ -71,22 +71,22 @@ t.test('the scheduling examples, sent in order to the seeded demo, succeed', asy
   const doc = ctx.app.swagger() as unknown as { paths: Record<string, Record<string, Op & { operationId: string }>>; components: { schemas: Record<string, { examples?: unknown[] }> } }
   const ops = new Map(Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [op.operationId, { path, method, op }] as const)))
   /** The body example as Swagger UI fills it in: the media type's example, else its first named one, else the schema's. */
-  const exampleBody = (operationId: string) => {
+  const exampleBody = (operationId: string, name?: string) => {
     const media = ops.get(operationId)!.op.requestBody?.content['application/json']
     if (!media) return undefined
     if (media.example !== undefined) return media.example
-    if (media.examples) return Object.values(media.examples)[0].value
+    if (media.examples) return name ? media.examples[name].value : Object.values(media.examples)[0].value
     const schema = media.schema as { $ref?: string; examples?: unknown[] }
     return (schema.$ref ? doc.components.schemas[schema.$ref.split('/').pop()!] : schema).examples?.[0]
   }
   /** The operation's example request: its path (ids given as path), query from parameter examples, and body. */
-  const send = (operationId: string, pathIds: Record<string, string> = {}, headers: Record<string, string> = {}) => {
+  const send = (operationId: string, pathIds: Record<string, string> = {}, headers: Record<string, string> = {}, as = token, example?: string) => {
     const { path, method, op } = ops.get(operationId)!
     const query = new URLSearchParams()
     for (const p of op.parameters ?? []) if (p.in === 'query' && p.example !== undefined) query.set(p.name, String(p.example))
-    const payload = exampleBody(operationId)
+    const payload = exampleBody(operationId, example)
     const url = path.replace(/\{(\w+)\}/g, (_, name: string) => pathIds[name] ?? String(op.parameters!.find((p) => p.name === name)!.example)) + (query.size ? `?${query}` : '')
-    return ctx.app.inject({ method: method.toUpperCase() as 'GET', url, headers: { authorization: `Bearer ${token}`, ...headers }, payload: payload as object })
+    return ctx.app.inject({ method: method.toUpperCase() as 'GET', url, headers: { authorization: `Bearer ${as}`, ...headers }, payload: payload as object })
   }
   const booking = exampleBody('bookAppointment') as { start: string; providerId: string }
 
@@ -98,6 +98,11 @@ t.test('the scheduling examples, sent in order to the seeded demo, succeed', asy
   const booked = await send('bookAppointment')
   t.equal(booked.statusCode, 201, 'booked', { body: booked.body })
   t.equal(Date.parse(booked.json().start), Date.parse(booking.start))
+  // The batch example by appointment date names the booking example's day at the clinic.
+  const verifier = await ctx.token('eligibility_specialist', [DEMO.hospitalId, DEMO.clinicId])
+  const batch = await send('createEligibilityBatch', {}, {}, verifier, 'example2')
+  t.equal(batch.statusCode, 202, 'the eligibility batch example by date checks the booked patient', { body: batch.body })
+  t.equal(batch.json().total, 1)
   const calendar = await send('getProviderCalendar')
   t.equal(calendar.statusCode, 200, 'calendar', { body: calendar.body })
   t.ok(calendar.json().entries.some((e: { id: string }) => e.id === booked.json().id), 'the calendar example shows the booking')

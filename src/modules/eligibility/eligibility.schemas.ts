@@ -288,7 +288,9 @@ export const CreateBatchBodySchema = Type.Object(
     additionalProperties: false,
     examples: [
       { facilityId: ex.facilityId, providerNpi: ex.providerNpi, items: [{ coverageId: ex.coverageId, dateOfService: '2026-11-28' }] },
-      { facilityId: ex.facilityId, appointmentDate: '2026-11-28' },
+      // The clinic on the day of the scheduling examples' booking (their EXAMPLE_WEEK): after
+      // trying that booking, this batch checks its patient's coverage.
+      { facilityId: DEMO.clinicId, appointmentDate: '2027-12-06' },
     ],
   },
 )
