@@ -67,7 +67,7 @@ export async function up(db: Kysely<any>): Promise<void> {
         PERFORM schedule_changed(ARRAY(SELECT coalesce(provider_id, resource_id) FROM old_rows));
       ELSE
         PERFORM schedule_changed(ARRAY(SELECT coalesce(provider_id, resource_id) FROM new_rows
-                                       UNION SELECT coalesce(provider_id, resource_id) FROM old_rows));
+                                       UNION ALL SELECT coalesce(provider_id, resource_id) FROM old_rows));
       END IF;
       RETURN NULL;
     END $$`.execute(db)

@@ -51,9 +51,11 @@ const weightOf = (l: SlotSearchLookup) => {
  * as current as without the cache, on every node. A hold expiring is not a change anyone commits:
  * a lookup with live holds is kept only until the first of them expires.
  *
- * Only outside a transaction: a lookup read inside one could hold its uncommitted changes.
+ * Inside a transaction it reads afresh and keeps nothing: a lookup read there could hold the
+ * transaction's uncommitted changes.
  */
 export async function readSlotSearch(db: Kysely<Database>, q: SlotSearchQuery): Promise<SlotSearchLookup> {
+  if (db.isTransaction) return (await findSlotSearch(db, q)).lookup!
   let kept = caches.get(db)
   if (!kept) caches.set(db, (kept = { entries: new Map(), weight: 0 }))
   const { entries } = kept

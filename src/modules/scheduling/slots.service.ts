@@ -218,7 +218,7 @@ export async function searchSlots(ctx: RequestContext, query: SlotQuery, cursor:
     facilityId: query.facilityId, scope: facilityScope(ctx.principal), appointmentTypeId: query.appointmentTypeId,
     providerIds: query.providerId, specialtyId: query.specialtyId, from, to, expandFrom: new Date(from.getTime() - 86_400_000),
   }
-  const found = ctx.trx ? (await repo.findSlotSearch(ctx.trx, q)).lookup! : await readSlotSearch(ctx.db, q)
+  const found = await readSlotSearch(dbOf(ctx), q)
   const { facilityId, page } = slotPage(found, query, from, to, cursor)
   // The audit event is written with others a while later (group commit); only the page waits for
   // it. What the search worked with (the reservations, every candidate) is gone by then: held that
