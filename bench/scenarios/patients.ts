@@ -1,5 +1,8 @@
 import type pg from 'pg'
 import { DEMO, DEMO_PATIENTS } from '../../src/cli/seed-data.ts'
+import { parseName } from '../../src/modules/patients/patient.service.ts'
+import { searchPatientsByName } from '../../src/modules/patients/patient.repository.ts'
+import { captureQueries, type CapturedQuery } from '../lib/database.ts'
 import { defineScenario, type BenchContext } from '../lib/scenario.ts'
 
 /** Patients loaded once into the (persistent) bench database, at the demo hospital. */
@@ -144,11 +147,13 @@ export const patientRead = defineScenario<State>({
   targets: { minRawRatio: 0.3 },
 })
 
+const SEARCH_PATH = '/patients?name=Jon%20Smyth&limit=25'
+
 export const patientSearch = defineScenario<State>({
   name: 'patient-search-name',
   description: `GET /patients?name=Jon Smyth at ${POPULATION / 1e6}M patients: phonetic + prefix keys, ranked, scoped, audited per hit`,
   setup,
-  request: (s) => ({ method: 'GET', path: '/patients?name=Jon%20Smyth&limit=25', headers: { authorization: `Bearer ${s.token}` } }),
+  request: (s) => ({ method: 'GET', path: SEARCH_PATH, headers: { authorization: `Bearer ${s.token}` } }),
   raw: {
     label: 'naive pg_trgm similarity over every patient, LIMIT 25',
     run: (pool) =>
@@ -159,4 +164,29 @@ export const patientSearch = defineScenario<State>({
       ),
   },
   targets: { minReqPerSec: 500, maxP99Ms: 100 },
+  compare: { scenario: 'patient-search-name-audit-off', label: 'audited / audit off' },
+})
+
+/**
+ * The same search on the server whose read-audit writer is a no-op: what the 25 audit events of a
+ * search (one per patient shown) cost, as the comparison line of the table. Its raw side is the
+ * search's own statement as the API sends it (captured from the repository), through the bare pool.
+ */
+export const patientSearchAuditOff = defineScenario<State & { statement: CapturedQuery }>({
+  name: 'patient-search-name-audit-off',
+  description: 'the same GET /patients?name=Jon Smyth with read auditing replaced by a no-op (comparator only)',
+  server: 'audit-off',
+  setup: async (ctx) => {
+    const state = await setup(ctx)
+    const [statement] = await captureQueries(ctx.pool, (db) =>
+      searchPatientsByName(db, { facilityIds: [DEMO.hospitalId], includeInactive: false }, parseName('Jon Smyth'), undefined, 25))
+    return { ...state, statement }
+  },
+  request: (s) => ({ method: 'GET', path: SEARCH_PATH, headers: { authorization: `Bearer ${s.token}` } }),
+  raw: {
+    label: "the search's own SELECT as the API sends it (keys, ranked, scoped, LIMIT 26)",
+    // Prepared, as the API's pool prepares it (createDb): planned afresh at every search, the
+    // statement costs several times its execution.
+    run: (pool, s) => pool.query({ name: 'patient-search-name', text: s.statement.sql, values: [...s.statement.parameters] }),
+  },
 })

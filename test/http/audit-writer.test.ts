@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Kysely, sql } from 'kysely'
-import { AuditWriter, auditInsert, insertAuditEvents } from '../../src/http/audit.ts'
+import { AuditWriter, auditInsert, encodeAuditEvents, insertAuditEvents } from '../../src/http/audit.ts'
 import { sealPending } from '../../src/modules/audit/audit-sealer.ts'
 import { verifyChain } from '../../src/modules/audit/audit-chain.ts'
 import type { Database } from '../../src/db/database.ts'
@@ -39,6 +39,33 @@ t.test('audit group commit and sealing', async (t) => {
     t.ok(inserts < 100, `100 events took ${inserts} INSERTs`)
     t.ok(inserts >= 1)
     await writer.drain()
+  })
+
+  await t.test('events sent as groups (shared fields once) are stored field for field as handed in, in order', async (t) => {
+    const patient = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`
+    const base = { ...event(0), requestId: 'grouped-1', verb: 'patient.search', resourceType: 'patient', detail: '{"criteria":["name"],"returned":5}' }
+    const events = [
+      // One request's search: five patients, one restricted (its own detail), one reached by breaking the glass.
+      ...[1, 2, 3, 4, 5].map((n) => ({ ...base, resourceId: patient(n), patientId: patient(n), facilityId: patient(100) })),
+      { ...base, resourceId: patient(6), patientId: patient(6), facilityId: null, detail: '{"criteria":["name"],"restricted":true}' },
+      { ...base, resourceId: patient(7), patientId: patient(7), breakGlass: true, purposeOfUse: 'ETREAT', detail: null },
+      // Other requests, other roles, an event with no detail and a detail of JSON's own null-looking strings.
+      { ...event(1), requestId: 'grouped-2', actorRoles: ['auditor', 'admin'], detail: '{"note":"null"}' },
+      { ...event(2), requestId: 'grouped-2', actorRoles: ['auditor'], userAgent: 'curl/8', detail: null },
+    ]
+    const stored = async () =>
+      (await db.kysely.selectFrom('auditEvent').selectAll().where('requestId', 'like', 'grouped-%').orderBy('id').execute()).map((r) => ({
+        requestId: r.requestId, actorSub: r.actorSub, actorRoles: r.actorRoles, action: r.action, verb: r.verb, resourceType: r.resourceType,
+        outcome: r.outcome, facilityId: r.facilityId, resourceId: r.resourceId, patientId: r.patientId, purposeOfUse: r.purposeOfUse,
+        clientIp: r.clientIp, userAgent: r.userAgent, breakGlass: r.breakGlass, detail: r.detail,
+      }))
+    const expected = events.map((e) => ({ breakGlass: false, ...e, detail: e.detail ? JSON.parse(e.detail) : null }))
+    t.same(encodeAuditEvents(events).map((g) => g.events), [6, 1, 1, 1], 'the search is one group until its events differ in more than what they are about')
+    t.same(encodeAuditEvents(events, 4).map((g) => g.events), [4, 2, 1, 1, 1], 'no group holds more than asked')
+    await new AuditWriter(db.kysely, 4, 1).writeAll(events)
+    t.same(await stored(), expected, 'through the writer, in batches of at most four events')
+    await insertAuditEvents(db.kysely, events.map((e) => ({ ...e, requestId: e.requestId!.replace('grouped-', 'grouped-again-') })))
+    t.same((await stored()).slice(events.length), expected.map((e) => ({ ...e, requestId: e.requestId.replace('grouped-', 'grouped-again-') })), 'in one statement')
   })
 
   await t.test('every audited read leaves exactly one event carrying its request id', async (t) => {
