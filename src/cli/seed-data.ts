@@ -145,6 +145,9 @@ async function seedDemoRoi(trx: Kysely<Database>) {
       requesterAddress: '200 River Rd, Kingston NY 12401', legalBasis: 'third_party_directive', purpose: 'Continuity of care at the patient\'s direction',
       recordTypes: ['discharge_summaries', 'operative_reports', 'medications'], format: 'electronic', deliveryMethod: 'fax',
       receivedOn: day(33), dueOn: addDays(day(33), 30), status: 'in_progress' },
+    { ...base, id: R.nguyenCopyId, patientId: DEMO_PATIENTS[2].id, requesterType: 'patient', requesterName: 'Linh Nguyen', requesterAddress: '9 Quail St, Albany NY 12206',
+      legalBasis: 'individual_access', recordTypes: ['clinical_notes'], format: 'paper', deliveryMethod: 'pickup',
+      receivedOn: day(6), dueOn: addDays(day(6), 30), status: 'ready_for_release' },
   ]
   const inserted = await trx.insertInto('roiRequest').values(requests as never).onConflict((oc) => oc.column('id').doNothing()).returning('id').execute()
   const fresh = new Set(inserted.map((r) => r.id))
@@ -153,6 +156,7 @@ async function seedDemoRoi(trx: Kysely<Database>) {
     [R.garciaAttorneyId]: ['received', 'in_review', 'pending_authorization'],
     [R.nguyenSubpoenaId]: ['received', 'in_review', 'in_progress', 'ready_for_release', 'released'],
     [R.obrienOverdueId]: ['received', 'in_review', 'in_progress'],
+    [R.nguyenCopyId]: ['received', 'in_review', 'in_progress', 'ready_for_release'],
   }
   const changes = Object.entries(history).filter(([id]) => fresh.has(id)).flatMap(([requestId, path]) =>
     path.map((to, i) => ({ requestId, fromStatus: i === 0 ? null : path[i - 1], toStatus: to, reason: i === 0 ? 'Request received' : 'Demo workflow', actorSub: 'demo-seed' })))

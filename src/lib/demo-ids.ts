@@ -63,6 +63,8 @@ export const DEMO_ROI = {
   garciaAttorneyId: '5e0c3d8a-9999-4a6b-9c1d-000000000012',
   nguyenSubpoenaId: '5e0c3d8a-9999-4a6b-9c1d-000000000013',
   obrienOverdueId: '5e0c3d8a-9999-4a6b-9c1d-000000000014',
+  /** Ready for release: the release example's request (a first "Try it out" releases it). */
+  nguyenCopyId: '5e0c3d8a-9999-4a6b-9c1d-000000000015',
   garciaAuthorizationId: '5e0c3d8a-9999-4a6b-9c1d-000000000021',
   nguyenReleaseId: '5e0c3d8a-9999-4a6b-9c1d-000000000031',
   nguyenDisclosureId: '5e0c3d8a-9999-4a6b-9c1d-000000000041',

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import { DEMO, seedDemo } from '../../src/cli/seed-data.ts'
+import { DEMO, DEMO_ROI, seedDemo } from '../../src/cli/seed-data.ts'
 import { buildTestApp } from '../helpers/app.ts'
 
 /**
@@ -63,11 +63,10 @@ t.test('every id an example gives for a kind the demo seeds is a demo row', asyn
  * a week of Dr. Ruiz's clinic hours in December 2027 (EXAMPLE_WEEK) and times in it. When that
  * week nears (minimum notice) or passes, this fails: move EXAMPLE_WEEK and the dates with it.
  */
-t.test('the scheduling examples, sent in order to the seeded demo, succeed', async (t) => {
-  const ctx = await buildTestApp(t)
-  await seedDemo(ctx.db.kysely, ctx.config, { info() {} } as never)
-  const token = await ctx.token(['scheduler'], [DEMO.hospitalId, DEMO.clinicId])
-  type Op = { parameters?: { name: string; in: string; example?: unknown }[]; requestBody?: { content: Record<string, { schema: Record<string, unknown>; example?: unknown; examples?: Record<string, { value: unknown }> }> } }
+type Op = { parameters?: { name: string; in: string; example?: unknown }[]; requestBody?: { content: Record<string, { schema: Record<string, unknown>; example?: unknown; examples?: Record<string, { value: unknown }> }> } }
+
+/** Sends the document's example requests to `ctx`'s app, as Swagger UI's "Try it out" fills them in. */
+function exampleRequests(ctx: Awaited<ReturnType<typeof buildTestApp>>, token: string) {
   const doc = ctx.app.swagger() as unknown as { paths: Record<string, Record<string, Op & { operationId: string }>>; components: { schemas: Record<string, { examples?: unknown[] }> } }
   const ops = new Map(Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [op.operationId, { path, method, op }] as const)))
   /** The body example as Swagger UI fills it in: the media type's example, else its first named one, else the schema's. */
@@ -88,6 +87,14 @@ t.test('the scheduling examples, sent in order to the seeded demo, succeed', asy
     const url = path.replace(/\{(\w+)\}/g, (_, name: string) => pathIds[name] ?? String(op.parameters!.find((p) => p.name === name)!.example)) + (query.size ? `?${query}` : '')
     return ctx.app.inject({ method: method.toUpperCase() as 'GET', url, headers: { authorization: `Bearer ${as}`, ...headers }, payload: payload as object })
   }
+  return { exampleBody, send }
+}
+
+t.test('the scheduling examples, sent in order to the seeded demo, succeed', async (t) => {
+  const ctx = await buildTestApp(t)
+  await seedDemo(ctx.db.kysely, ctx.config, { info() {} } as never)
+  const token = await ctx.token(['scheduler'], [DEMO.hospitalId, DEMO.clinicId])
+  const { exampleBody, send } = exampleRequests(ctx, token)
   const booking = exampleBody('bookAppointment') as { start: string; providerId: string }
 
   const slots = await send('findSlots')
@@ -120,4 +127,20 @@ t.test('the scheduling examples, sent in order to the seeded demo, succeed', asy
   t.equal(surgicalCase.statusCode, 201, 'surgicalCase', { body: surgicalCase.body })
   const scheduled = await send('scheduleSurgicalCase', { caseId: surgicalCase.json().id })
   t.equal(scheduled.statusCode, 200, 'scheduled', { body: scheduled.body })
+})
+
+t.test('the release example, sent to the seeded demo, releases the request that is ready for it', async (t) => {
+  const ctx = await buildTestApp(t)
+  await seedDemo(ctx.db.kysely, ctx.config, { info() {} } as never)
+  const token = await ctx.token(['roi_specialist'], [DEMO.hospitalId])
+  const { send } = exampleRequests(ctx, token)
+  const released = await send('releaseRoiRequest')
+  t.equal(released.statusCode, 201, 'released', { body: released.body })
+  t.match(released.json(), { requestId: DEMO_ROI.nguyenCopyId, totalPages: 18, recipientName: 'Linh Nguyen', deliveryMethod: 'pickup' })
+  const request = await ctx.app.inject({ url: `/roi-requests/${DEMO_ROI.nguyenCopyId}`, headers: { authorization: `Bearer ${token}` } })
+  t.equal(request.json().status, 'released')
+  const again = await send('releaseRoiRequest')
+  t.equal(again.statusCode, 409, 'a second try finds it released')
+  const read = await send('getRoiRelease')
+  t.equal(read.statusCode, 200, 'the read example names the subpoena\'s release', { body: read.body })
 })

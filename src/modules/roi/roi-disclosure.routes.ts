@@ -4,21 +4,21 @@ import { problems } from '../../http/errors.ts'
 import { idempotent, IdempotencyHeaders } from '../../http/idempotency.ts'
 import { decodeCursor, Page } from '../../http/pagination.ts'
 import * as service from './roi-release.service.ts'
-import { AccountingQuery, PatientParams, RecordDisclosureBodySchema, ReleaseBodySchema, ReleaseParams } from './roi.schemas.ts'
+import { AccountingQuery, PatientParams, RecordDisclosureBodySchema, ReleaseBodySchema, ReleaseParams, ReleaseRequestParams } from './roi.schemas.ts'
 
 const tags = ['release-of-information']
 
 export const roiDisclosureRoutes: FastifyPluginAsync = async (app) => {
   const Disclosure = Type.Ref('Disclosure')
 
-  app.post<{ Params: Static<typeof ReleaseParams>; Body: Static<typeof ReleaseBodySchema> }>('/roi-requests/:requestId/release', {
+  app.post<{ Params: Static<typeof ReleaseRequestParams>; Body: Static<typeof ReleaseBodySchema> }>('/roi-requests/:requestId/release', {
     config: { permission: 'roi:write' },
     schema: {
       operationId: 'releaseRoiRequest', tags, summary: 'Release the records and write the disclosure record',
       description: 'From ready_for_release only. Records what was released (documents, pages, checksums), to whom, how, when and by whom, and writes the ' +
         'disclosure for the 164.528 accounting. Refused when: a document is of a record type not requested or denied (422); the authorization is invalid (422) ' +
         'or revoked on or before the release date (409); the facility requires payment and the invoice is open (409).',
-      params: ReleaseParams, headers: IdempotencyHeaders, body: ReleaseBodySchema,
+      params: ReleaseRequestParams, headers: IdempotencyHeaders, body: ReleaseBodySchema,
       response: { 201: Type.Ref('RoiRelease'), ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503) },
     },
   }, (req, reply) => idempotent(req, reply, 201, (ctx) => service.release(ctx, req.params.requestId, req.body)))

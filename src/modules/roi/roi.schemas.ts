@@ -600,6 +600,8 @@ export const AccountingQuery = Type.Object(
 export const RequestParams = Type.Object({ requestId: Id('ROI request id.', DEMO_ROI.garciaAttorneyId) })
 export const AccessRequestParams = Type.Object({ requestId: Id('ROI request id.', DEMO_ROI.smithAccessId) })
 export const ReleaseParams = Type.Object({ requestId: Id('ROI request id.', DEMO_ROI.nguyenSubpoenaId) })
+/** Releasing: Linh Nguyen's own copy, the demo request that is ready for release (the body example releases its clinical notes). */
+export const ReleaseRequestParams = Type.Object({ requestId: Id('ROI request id.', DEMO_ROI.nguyenCopyId) })
 export const AuthorizationParams = Type.Object({
   requestId: Id('ROI request id.', DEMO_ROI.garciaAttorneyId),
   authorizationId: Id('Authorization id.', DEMO_ROI.garciaAuthorizationId),
