@@ -58,11 +58,6 @@ t.test('every id an example gives for a kind the demo seeds is a demo row', asyn
   t.same(missing, [], 'each is a row of the demo organisation')
 })
 
-/**
- * "Try it out" on the scheduling operations, in the order an integrator would: the examples name
- * a week of Dr. Ruiz's clinic hours in December 2027 (EXAMPLE_WEEK) and times in it. When that
- * week nears (minimum notice) or passes, this fails: move EXAMPLE_WEEK and the dates with it.
- */
 type Op = { parameters?: { name: string; in: string; example?: unknown }[]; requestBody?: { content: Record<string, { schema: Record<string, unknown>; example?: unknown; examples?: Record<string, { value: unknown }> }> } }
 
 /** Sends the document's example requests to `ctx`'s app, as Swagger UI's "Try it out" fills them in. */
@@ -90,6 +85,11 @@ function exampleRequests(ctx: Awaited<ReturnType<typeof buildTestApp>>, token: s
   return { exampleBody, send }
 }
 
+/**
+ * "Try it out" on the scheduling operations, in the order an integrator would: the examples name
+ * a week of Dr. Ruiz's clinic hours in December 2027 (EXAMPLE_WEEK) and times in it. When that
+ * week nears (minimum notice) or passes, this fails: move EXAMPLE_WEEK and the dates with it.
+ */
 t.test('the scheduling examples, sent in order to the seeded demo, succeed', async (t) => {
   const ctx = await buildTestApp(t)
   await seedDemo(ctx.db.kysely, ctx.config, { info() {} } as never)
