@@ -43,7 +43,7 @@ export function auditEvent(ctx: RequestContext, f: AuditFields): NewAuditEvent {
  * statement of up to 8,000 parameters for Postgres to parse and plan at every flush.
  */
 export async function insertAuditEvents(db: Kysely<Database>, events: NewAuditEvent[]): Promise<void> {
-  if (events.length > 0) await insertAuditGroups(encodeAuditEvents(events).map((g) => g.json)).execute(db)
+  if (events.length > 0) await auditInsert(events).execute(db)
 }
 
 /**
@@ -61,11 +61,14 @@ export interface EncodedAuditGroup {
   events: number
 }
 
+/** An event's given time as it is encoded (a Date's String() would drop its milliseconds). */
+const instant = (t: NewAuditEvent['occurredAt']) => (t instanceof Date ? t.toISOString() : t ?? null)
+
 /** Everything of an event but what it is about: what consecutive events must share to be one group. */
 const sameAct = (a: NewAuditEvent, b: NewAuditEvent) =>
   a.requestId === b.requestId && a.actorSub === b.actorSub && a.action === b.action && a.verb === b.verb &&
   a.resourceType === b.resourceType && a.outcome === b.outcome && a.purposeOfUse === b.purposeOfUse && a.clientIp === b.clientIp &&
-  a.userAgent === b.userAgent && String(a.occurredAt ?? '') === String(b.occurredAt ?? '') &&
+  a.userAgent === b.userAgent && instant(a.occurredAt) === instant(b.occurredAt) &&
   (a.actorRoles ?? []).length === (b.actorRoles ?? []).length && (a.actorRoles ?? []).every((r, i) => r === b.actorRoles?.[i])
 
 /**

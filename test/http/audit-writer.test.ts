@@ -62,6 +62,8 @@ t.test('audit group commit and sealing', async (t) => {
     const expected = events.map((e) => ({ breakGlass: false, ...e, detail: e.detail ? JSON.parse(e.detail) : null }))
     t.same(encodeAuditEvents(events).map((g) => g.events), [6, 1, 1, 1], 'the search is one group until its events differ in more than what they are about')
     t.same(encodeAuditEvents(events, 4).map((g) => g.events), [4, 2, 1, 1, 1], 'no group holds more than asked')
+    const at = (ms: number) => ({ ...base, occurredAt: new Date(Date.UTC(2026, 10, 28, 12, 0, 0, ms)) })
+    t.same(encodeAuditEvents([at(1), at(1), at(2)]).map((g) => g.events), [2, 1], 'events given times a millisecond apart are not one group')
     await new AuditWriter(db.kysely, 4, 1).writeAll(events)
     t.same(await stored(), expected, 'through the writer, in batches of at most four events')
     await insertAuditEvents(db.kysely, events.map((e) => ({ ...e, requestId: e.requestId!.replace('grouped-', 'grouped-again-') })))
