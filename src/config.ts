@@ -61,7 +61,7 @@ export const ConfigSchema = Type.Object({
       description: 'Ed25519 private key that signs audit chain checkpoints: base64 PKCS#8 DER, or a JWK (JSON). Required outside trial mode; trial mode generates one into DATA_DIR.',
     }),
   ),
-  AUDIT_CHECKPOINT_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 60000, description: 'Least time between two signed checkpoints of the audit chain head.' }),
+  AUDIT_CHECKPOINT_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 60000, description: 'Least time between two signed checkpoints of the audit chain. The sealer recomputes what it seals at every step and signs the point it has recomputed (the head, or a step behind it).' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000, description: 'Longest wait for in-flight requests on SIGTERM.' }),
   ELIGIBILITY_GATEWAY: Type.Union([Type.Literal('sandbox'), Type.Literal('http')], {
     default: 'sandbox',

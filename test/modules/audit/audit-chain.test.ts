@@ -3,9 +3,9 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { insertAuditEvents } from '../../../src/http/audit.ts'
 import type { NewAuditEvent } from '../../../src/db/database.ts'
-import { sealPending, sealPendingIn } from '../../../src/modules/audit/audit-sealer.ts'
-import { canonical, GENESIS, sealableColumns, verifyChain } from '../../../src/modules/audit/audit-chain.ts'
-import { writeCheckpoint } from '../../../src/modules/audit/audit-checkpoint.ts'
+import { AuditSealer, sealPending, sealPendingIn } from '../../../src/modules/audit/audit-sealer.ts'
+import { canonical, chainHead, GENESIS, latestCheckpoint, sealableColumns, storedHashAt, verifyChain } from '../../../src/modules/audit/audit-chain.ts'
+import { verifyOnward, writeCheckpoint } from '../../../src/modules/audit/audit-checkpoint.ts'
 import { bearer, buildTestApp } from '../../helpers/app.ts'
 
 const event = (n: number): NewAuditEvent => ({
@@ -99,6 +99,76 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     t.equal(await app.auditSealer.checkpoint(), undefined, 'no second checkpoint while the head has not moved')
     const logged = await k.selectFrom('auditEvent').select(['verb', 'action', 'detail']).where('verb', '=', 'audit-chain.verify').execute()
     t.equal(logged.length, 1, 'the verification is itself audited')
+  })
+
+  // Sealers of their own over the same database, as another node's would be; not started: each
+  // test runs their steps (a tick's work) itself.
+  const log = { warn: () => {}, error: () => {} }
+  const signedSeq = async () => (await latestCheckpoint(k))!.seq
+  const unsealFrom = (trx: typeof k, seq: string) => sql`
+    WITH unsealed AS (DELETE FROM audit_seal WHERE seq >= ${seq}::bigint RETURNING event_id)
+    INSERT INTO audit_pending (first_id, last_id, event_ids) SELECT min(event_id), max(event_id), array_agg(event_id) FROM unsealed`.execute(trx)
+  const reseal = () => k.transaction().execute(async (trx) => { while ((await sealPendingIn(trx, 1000)) > 0); })
+  /** What a step that must fail reports (ChainBrokenError's broken), or 'signed' or 'nothing' when it did not fail. */
+  const brokenAt = (sealer: AuditSealer) => sealer.step().then((cp) => (cp ? 'signed' : 'nothing'), (err: { broken?: unknown }) => err.broken ?? err)
+
+  await t.test('a sealer step recomputes what was sealed since, a share at a time, and signs the point it reached', async (t) => {
+    const sealer = new AuditSealer(k, 1000, log, app.auditSealer.signer, 0, 4)
+    const from = BigInt(await signedSeq())
+    await insertAuditEvents(k, Array.from({ length: 10 }, (_, i) => event(600 + i)))
+    const signed: string[] = []
+    for (let cp = await sealer.step(); cp; cp = await sealer.step()) {
+      t.same(cp.hash, await storedHashAt(k, BigInt(cp.seq)), `the checkpoint at ${cp.seq} signs the stored hash there`)
+      signed.push(cp.seq)
+    }
+    const head = BigInt((await chainHead(k))!.seq)
+    t.ok(head >= from + 10n, 'the step sealed the new events')
+    const expected: string[] = []
+    for (let seq = from + 4n; seq < head + 4n; seq += 4n) expected.push(String(seq < head ? seq : head))
+    t.same(signed, expected, 'four seals further at each step, up to the head; then nothing while the head stays')
+    t.match(await verify(), { ok: true, checkpoint: { seq: String(head), signatureValid: true, chainReaches: true } })
+  })
+
+  await t.test('an event altered after it was sealed stops every following checkpoint until it is put back', async (t) => {
+    const sealer = new AuditSealer(k, 1000, log, app.auditSealer.signer, 0)
+    await sealer.step()
+    await insertAuditEvents(k, [event(620), event(621)])
+    await sealer.sealAll()
+    const head = (await chainHead(k))!.seq
+    const id = await idAtSeq(Number(head) - 1)
+    const before = await signedSeq()
+    const alter = (verb: string) => asOwnerBypassingTriggers((trx) => trx.updateTable('auditEvent').set({ verb } as never).where('id', '=', id).execute())
+    await alter('patient.search')
+    for (let i = 0; i < 2; i++) {
+      t.match(await brokenAt(sealer), { seq: String(Number(head) - 1), eventId: id, reason: 'content does not match its hash' })
+      t.equal(await signedSeq(), before, 'no checkpoint signed')
+    }
+    await alter('patient.read')
+    t.match(await sealer.step(), { seq: head }, 'put back, the head is signed')
+  })
+
+  await t.test('a chain rewritten and re-hashed behind the point a sealer recomputed stops its checkpoints, though it verifies as a chain', async (t) => {
+    // A checkpoint interval of an hour: this sealer recomputes but does not sign (the latest
+    // checkpoint is seconds old), so the rewrite falls between the checkpoint and its point.
+    const sealer = new AuditSealer(k, 1000, log, app.auditSealer.signer, 3_600_000)
+    await insertAuditEvents(k, [event(630), event(631), event(632)])
+    t.equal(await sealer.step(), undefined, 'recomputed through the head, not signed')
+    const head = (await chainHead(k))!.seq
+    const rewriteFrom = String(Number(head) - 1)
+    const id = await idAtSeq(Number(rewriteFrom))
+    const rewrite = (verb: string) => asOwnerBypassingTriggers(async (trx) => {
+      await trx.updateTable('auditEvent').set({ verb } as never).where('id', '=', id).execute()
+      await unsealFrom(trx, rewriteFrom)
+    })
+    await rewrite('patient.search')
+    await reseal()
+    t.match(await verify(), { ok: true }, 'as a chain it verifies: the latest checkpoint is before the rewrite')
+    for (let i = 0; i < 2; i++) {
+      t.match(await brokenAt(sealer), { seq: head, reason: 'the chain no longer matches the hash recomputed there' }, 'caught again at every step')
+    }
+    await rewrite('patient.read')
+    await reseal()
+    t.equal(await sealer.step(), undefined, 'put back and sealed again in the same order, the same hashes: it verifies')
   })
 
   await t.test('a sealed event is listed with its seal', async (t) => {
@@ -323,7 +393,7 @@ t.test('audit chain verification, signed checkpoints and database privileges', a
     await insertAuditEvents(k, [event(2000), event(2001)])
     const cp = await asApp(async (trx) => {
       await sealPendingIn(trx as never, 5000)
-      return writeCheckpoint(trx, signer, 0)
+      return writeCheckpoint(trx, signer, 0, await verifyOnward(trx, undefined))
     })
     t.match(cp, { seq: '2' }, 'the app role writes checkpoints')
   })
