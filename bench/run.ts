@@ -178,7 +178,9 @@ try {
   const ctx: BenchContext = { db: db.kysely, pool, config, runId: Date.now().toString(36), token }
   await token(['front_desk'], []) // creates the trial key in DATA_DIR before a server reads it
 
-  for (const kind of new Set(selected.map((s) => s.server ?? 'audited'))) {
+  // The audited server always: its sealer is the only one (bench/server.ts), and a measurement
+  // waits until every pending event is sealed.
+  for (const kind of new Set(['audited' as const, ...selected.map((s) => s.server ?? 'audited')])) {
     const server = await startAppServer(kind === 'audited' ? 'on' : 'off', serverEnv, cpuProfileDir)
     servers.set(kind, server)
     say(`server ${kind}: ${server.baseUrl} (pid ${server.pid})`)

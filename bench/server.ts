@@ -6,8 +6,8 @@ import { createDb } from '../src/db/create-db.ts'
 
 /**
  * The app as `src/server.ts` builds it, on a free loopback port, for bench/run.ts (which forks
- * this file and receives the port over IPC). `--audit off` makes read auditing a no-op: only
- * the comparator for "the same read without auditing", never a way to run the service.
+ * this file and receives the port over IPC). `--audit off` makes read auditing a no-op and runs no
+ * sealer: only the comparator for "the same read without auditing", never a way to run the service.
  */
 const { values } = parseArgs({ options: { audit: { type: 'string', default: 'on' } } })
 if (values.audit !== 'on' && values.audit !== 'off') throw new Error('--audit must be on or off')
@@ -17,7 +17,10 @@ const config = loadConfig({ ...process.env, HOST: '127.0.0.1', PORT: '0', MIGRAT
 if (!config.DATABASE_URL) throw new Error('bench/server.ts needs DATABASE_URL (the bench runs against PostgreSQL only)')
 const log = pino({ level: config.LOG_LEVEL })
 const db = await createDb({ databaseUrl: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, log })
-const app = await buildApp({ config, db })
+// The audit-off server runs no sealer either: sealing and the recomputation before signing are
+// audit work (the audited server's sealer chains every event), and a second sealer would recompute
+// the chain again while the audited server is measured.
+const app = await buildApp({ config, db, sealer: values.audit === 'on' })
 if (values.audit === 'off') app.auditWriter.writeAll = async () => {}
 
 let stopping = false
