@@ -26,6 +26,14 @@ export const ConfigSchema = Type.Object({
     description: 'Where trial mode keeps the embedded database and the generated token signing key.',
   }),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 20, description: 'Size of the PostgreSQL connection pool.' }),
+  DB_STATEMENT_TIMEOUT_MS: Type.Integer({
+    minimum: 0, maximum: 3_600_000, default: 30_000,
+    description: 'PostgreSQL cancels a statement of the API that runs longer (a lock wait included); the request answers 503 with Retry-After. 0: no limit. Migrations run without it. PostgreSQL only.',
+  }),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: Type.Integer({
+    minimum: 0, maximum: 3_600_000, default: 60_000,
+    description: 'PostgreSQL ends a connection whose transaction has waited longer than this between two statements, releasing its locks. 0: no limit. PostgreSQL only.',
+  }),
   MIGRATE_ON_START: Bool('Apply pending migrations when the server starts.', true),
   SEED_DEMO: Bool('Load the demo organisation at start (idempotent).', false),
   AUTH_ISSUER: Type.Optional(

@@ -20,6 +20,8 @@ export async function openRuntime(env: Record<string, string | undefined> = proc
     databaseUrl: config.DATABASE_URL,
     dataDir: resolve(config.DATA_DIR, 'pgdata'),
     poolMax: config.DB_POOL_MAX,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     log,
   })
   if (db.engine === 'pglite') {

@@ -18,6 +18,10 @@ export interface DbOptions {
   /** A PGlite data dump (from dumpDataDir) to start from instead of an empty cluster. */
   loadDataDir?: Blob
   poolMax?: number
+  /** Postgres only: statement_timeout of every pooled connection (0 or unset: none). */
+  statementTimeoutMs?: number
+  /** Postgres only: idle_in_transaction_session_timeout of every pooled connection (0 or unset: none). */
+  idleInTransactionTimeoutMs?: number
   log?: Pick<Logger, 'warn' | 'error' | 'info'>
 }
 
@@ -62,7 +66,13 @@ export function kyselyFor(dialect: Dialect): Kysely<Database> {
  */
 export async function createDb(opts: DbOptions): Promise<Db> {
   if (opts.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 20, connectionTimeoutMillis: 5000 })
+    // The limits travel in the startup packet: each connection's own defaults, which RESET restores
+    // (migrateToLatest lifts them on its connection and puts them back).
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl, max: opts.poolMax ?? 20, connectionTimeoutMillis: 5000,
+      ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+      ...(opts.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs } : {}),
+    })
     // An idle client losing its server (Postgres restarted) emits 'error' on the pool; unhandled, it
     // would crash the process. Requests meanwhile fail with connection errors and get 503.
     pool.on('error', (err) => opts.log?.error({ code: (err as { code?: string }).code }, 'postgres pool client error'))

@@ -19,7 +19,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as PgLikeError
   if (!e || typeof e !== 'object') return false
   if (e.code && CONNECTION_CODES.has(e.code)) return true
-  if (e.code && isPgError(e) && /^(08|57P0|53300|57014)/.test(e.code)) return true
+  if (e.code && isPgError(e) && /^(08|57P0|53300|57014|25P03)/.test(e.code)) return true
   const msg = e.message ?? ''
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection is closed|Cannot use a pool after calling end/i.test(msg)
 }
