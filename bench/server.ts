@@ -3,6 +3,7 @@ import pino from 'pino'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { createDb } from '../src/db/create-db.ts'
+import { poolOptions } from '../src/runtime.ts'
 
 /**
  * The app as `src/server.ts` builds it, on a free loopback port, for bench/run.ts (which forks
@@ -16,10 +17,7 @@ if (!process.send) throw new Error('bench/server.ts is started by bench/run.ts')
 const config = loadConfig({ ...process.env, HOST: '127.0.0.1', PORT: '0', MIGRATE_ON_START: 'false', SEED_DEMO: 'false' })
 if (!config.DATABASE_URL) throw new Error('bench/server.ts needs DATABASE_URL (the bench runs against PostgreSQL only)')
 const log = pino({ level: config.LOG_LEVEL })
-const db = await createDb({
-  databaseUrl: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, log,
-  statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS, idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-})
+const db = await createDb({ databaseUrl: config.DATABASE_URL, ...poolOptions(config), log })
 // The audit-off server runs no sealer either: sealing and the recomputation before signing are
 // audit work (the audited server's sealer chains every event), and a second sealer would recompute
 // the chain again while the audited server is measured.

@@ -1,7 +1,14 @@
 import { resolve } from 'node:path'
 import pino from 'pino'
 import { ConfigError, loadConfig, type Config } from './config.ts'
-import { createDb, type Db } from './db/create-db.ts'
+import { createDb, type Db, type DbOptions } from './db/create-db.ts'
+
+/** The PostgreSQL pool as the configuration sets it (the server, the CLIs and the bench's servers). */
+export const poolOptions = (config: Config): Pick<DbOptions, 'poolMax' | 'statementTimeoutMs' | 'idleInTransactionTimeoutMs'> => ({
+  poolMax: config.DB_POOL_MAX,
+  statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+  idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+})
 
 /** Config and database as the server and the CLIs open them (one way, so they agree). */
 export async function openRuntime(env: Record<string, string | undefined> = process.env): Promise<{ config: Config; db: Db; log: pino.Logger }> {
@@ -19,9 +26,7 @@ export async function openRuntime(env: Record<string, string | undefined> = proc
   const db = await createDb({
     databaseUrl: config.DATABASE_URL,
     dataDir: resolve(config.DATA_DIR, 'pgdata'),
-    poolMax: config.DB_POOL_MAX,
-    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
-    idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    ...poolOptions(config),
     log,
   })
   if (db.engine === 'pglite') {

@@ -34,8 +34,9 @@ const GENESIS_POINT: VerifiedPoint = { seq: '0', hash: GENESIS }
  */
 export async function verifyOnward(db: Kysely<Database>, from: VerifiedPoint | undefined, maxEvents = Number.POSITIVE_INFINITY): Promise<VerifiedPoint> {
   const last = await latestCheckpoint(db)
-  const reason = 'the chain no longer matches the latest signed checkpoint'
-  if (last && !(await storedHashAt(db, BigInt(last.seq)))?.equals(last.hash)) throw new ChainBrokenError({ seq: last.seq, eventId: null, reason })
+  if (last && !(await storedHashAt(db, BigInt(last.seq)))?.equals(last.hash)) {
+    throw new ChainBrokenError({ seq: last.seq, eventId: null, reason: 'the chain no longer matches the latest signed checkpoint' })
+  }
   const start = from && (!last || BigInt(from.seq) >= BigInt(last.seq)) ? from : last ? { seq: last.seq, hash: last.hash } : GENESIS_POINT
   if (start === from && from.seq !== '0' && !(await storedHashAt(db, BigInt(from.seq)))?.equals(from.hash)) {
     throw new ChainBrokenError({ seq: from.seq, eventId: null, reason: 'the chain no longer matches the hash recomputed there' })
